@@ -1,0 +1,212 @@
+"""Taskonomy for multi-task dense prediction."""
+import csv
+import logging
+import os
+import os.path as osp
+import re
+from collections import Counter
+from typing import Dict, Optional, Sequence, Tuple, Union
+
+from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
+
+from s4t_mm.datasets.label_maps import TASKONOMY_CLASSES, resolve_label_map
+from s4t_mm.registry import DATASETS
+
+TASKONOMY_LAYOUT = """\
+<data_root>/<domain>/taskonomy/<building>/
+    point_<p>_view_<v>_domain_<domain>.png
+  domain rgb              RGB image
+  domain segment_semantic uint8 class ids (0..17)
+  domain depth_zbuffer    uint16, 1/512 m per unit, 65535 = invalid
+  domain normal           RGB, n = -(2 * v / 255 - 1)
+  domain edge_occlusion   uint16 occlusion-edge strength
+buildings: a list in the config, or a file (.txt: one per line; .csv: the
+official split table with a header row: building,train,val,test)"""
+
+_VIEW_FILE = re.compile(r'^point_(\d+)_view_(\d+)_domain_(\w+)\.png$')
+
+# The reference scales edge_occlusion by 0.00625 * 2**16 into [-1, 1]; an
+# edge is where that target is positive, i.e. a raw value above half scale.
+EDGE_OCCLUSION_THRESHOLD = 0.5 * 0.00625 * 2**16
+
+
+@DATASETS.register_module()
+class TaskonomyDataset(BaseDataset):
+    """Taskonomy views with semseg, depth (metres), normals and edges.
+
+    Files of one view are paired by the ``(building, point, view)`` parsed
+    from their names, never by listing order. A view of the RGB folder that
+    lacks a requested task file is skipped (``on_missing='skip'``, one
+    warning counting the skips per task) or is an error
+    (``on_missing='error'``); the same holds for buildings without an RGB
+    folder. Samples are ordered by building (as listed), point, view.
+
+    Args:
+        data_root: dataset root (from the config).
+        buildings: building names, or a .txt / .csv file (relative to
+            ``data_root`` unless absolute) naming them.
+        split_columns: with a .csv, the columns (``train``, ``val``,
+            ``test``) whose value 1 selects a building.
+        tasks: subset of semseg, depth, normals, edge.
+        label_map: None, a shared label set name (``'nyud_taskonomy'``,
+            ``'pascal_taskonomy'``) or dict(classes=..., mapping={...}).
+        normal_signs: per-axis sign applied to ``2 * v / 255 - 1``; the
+            default (-1, -1, -1) is the reference's decoding, which puts
+            Taskonomy normals in the frame of the NYUD-v2 ones.
+        edge_threshold: raw ``edge_occlusion`` value above which a pixel
+            is an edge.
+        on_missing: 'skip' or 'error' for incomplete views and buildings.
+        domain: name stored with every sample.
+        **kwargs: passed to ``mmengine.dataset.BaseDataset``.
+    """
+    METAINFO = dict(classes=TASKONOMY_CLASSES)
+    IMG_DOMAIN = 'rgb'
+    TASK_DOMAINS = dict(
+        semseg='segment_semantic',
+        depth='depth_zbuffer',
+        normals='normal',
+        edge='edge_occlusion')
+
+    def __init__(self,
+                 data_root: str,
+                 buildings: Union[str, Sequence[str]],
+                 split_columns: Sequence[str] = ('train', ),
+                 tasks: Sequence[str] = ('semseg', 'depth', 'normals',
+                                         'edge'),
+                 label_map: Union[None, str, dict] = None,
+                 normal_signs: Sequence[float] = (-1., -1., -1.),
+                 edge_threshold: float = EDGE_OCCLUSION_THRESHOLD,
+                 on_missing: str = 'skip',
+                 domain: str = 'taskonomy',
+                 metainfo: Optional[dict] = None,
+                 **kwargs) -> None:
+        unknown = sorted(set(tasks) - set(self.TASK_DOMAINS))
+        if unknown:
+            raise ValueError(f'unknown Taskonomy tasks {unknown}; valid: '
+                             f'{", ".join(self.TASK_DOMAINS)}')
+        if on_missing not in ('skip', 'error'):
+            raise ValueError(f"on_missing must be 'skip' or 'error', got "
+                             f'{on_missing!r}')
+        self.tasks = tuple(tasks)
+        self.buildings = buildings
+        self.split_columns = tuple(split_columns)
+        self.on_missing = on_missing
+        self.domain = domain
+        label_map = resolve_label_map(label_map, 'taskonomy')
+        self.ann_decoders = dict(
+            semseg=dict(
+                type='class_png',
+                label_map=label_map and label_map['mapping']),
+            depth=dict(
+                type='depth_png', scale=1 / 512, invalid_values=(65535, )),
+            normals=dict(type='normals_png', signs=tuple(normal_signs)),
+            edge=dict(type='binary_png', threshold=edge_threshold))
+        metainfo = dict(metainfo or {})
+        if label_map is not None:
+            metainfo.setdefault('classes', label_map['classes'])
+        metainfo.setdefault('tasks', self.tasks)
+        super().__init__(data_root=data_root, metainfo=metainfo, **kwargs)
+
+    def load_data_list(self) -> list:
+        if not osp.isdir(self.data_root):
+            raise FileNotFoundError(
+                f'Taskonomy data_root {self.data_root!r} does not exist; '
+                f'expected layout:\n{TASKONOMY_LAYOUT}')
+        data_list, skipped = [], Counter()
+        for building in self._building_list():
+            views = self._list_views(building, self.IMG_DOMAIN)
+            if views is None:
+                self._missing(f'building {building!r} has no folder '
+                              f'{self._folder(building, self.IMG_DOMAIN)}')
+                skipped['building'] += 1
+                continue
+            task_views = {
+                task: self._list_views(building, d) or {}
+                for task, d in self.TASK_DOMAINS.items() if task in self.tasks
+            }
+            for key in sorted(views):
+                lacking = [t for t, v in task_views.items() if key not in v]
+                if lacking:
+                    domain = self.TASK_DOMAINS[lacking[0]]
+                    self._missing(
+                        f'view {views[key]} has no {lacking[0]} file '
+                        f'{self._view_path(building, domain, key)}')
+                    skipped.update(lacking)
+                    continue
+                data_list.append(
+                    dict(
+                        img_path=views[key],
+                        ann_paths={t: v[key]
+                                   for t, v in task_views.items()},
+                        domain=self.domain,
+                        sample_id=f'{building}/point_{key[0]}_view_{key[1]}'))
+        if skipped:
+            print_log(
+                f'Taskonomy: skipped incomplete data under {self.data_root} '
+                f'(missing per task/building: {dict(skipped)})',
+                logger='current',
+                level=logging.WARNING)
+        if not data_list:
+            raise FileNotFoundError(
+                f'no complete Taskonomy views under {self.data_root!r} for '
+                f'buildings {self._building_list()} and tasks '
+                f'{list(self.tasks)}; expected layout:\n{TASKONOMY_LAYOUT}')
+        return data_list
+
+    def _building_list(self) -> list:
+        if not isinstance(self.buildings, str):
+            return list(self.buildings)
+        path = self.buildings
+        if not osp.isabs(path):
+            path = osp.join(self.data_root, path)
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'Taskonomy building list {path} not '
+                                    f'found')
+        with open(path) as f:
+            if not path.endswith('.csv'):
+                return [line.strip() for line in f if line.strip()]
+            rows = list(csv.DictReader(f))
+        if rows and not set(self.split_columns) <= set(rows[0]):
+            raise KeyError(f'split_columns {self.split_columns} not all in '
+                           f'the columns {list(rows[0])} of {path}')
+        first = next(iter(rows[0])) if rows else None
+        return [
+            row[first] for row in rows
+            if any(row[c].strip() == '1' for c in self.split_columns)
+        ]
+
+    def _folder(self, building: str, domain: str) -> str:
+        return osp.join(self.data_root, domain, 'taskonomy', building)
+
+    def _view_path(self, building: str, domain: str,
+                   key: Tuple[int, int]) -> str:
+        return osp.join(
+            self._folder(building, domain),
+            f'point_{key[0]}_view_{key[1]}_domain_{domain}.png')
+
+    def _list_views(self, building: str,
+                    domain: str) -> Optional[Dict[Tuple[int, int], str]]:
+        """``{(point, view): path}`` of one building and domain, or None
+        when its folder does not exist."""
+        folder = self._folder(building, domain)
+        if not osp.isdir(folder):
+            return None
+        views = {}
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                match = _VIEW_FILE.match(entry.name)
+                if match and match.group(3) == domain:
+                    key = (int(match.group(1)), int(match.group(2)))
+                    views[key] = entry.path
+        return views
+
+    def _missing(self, message: str) -> None:
+        if self.on_missing == 'error':
+            raise FileNotFoundError(f'Taskonomy: {message}; expected '
+                                    f'layout:\n{TASKONOMY_LAYOUT}')
+
+    def get_data_info(self, idx: int) -> dict:
+        data_info = super().get_data_info(idx)
+        data_info['ann_decoders'] = self.ann_decoders
+        return data_info

@@ -1,0 +1,11 @@
+from .corruption import CORRUPTIONS, ImageCorruption
+from .formatting import PackMultiTaskInputs
+from .geometric import (MultiTaskPad, MultiTaskRandomCrop, MultiTaskRandomFlip,
+                        MultiTaskRandomResize, MultiTaskResize)
+from .loading import LoadMultiTaskAnnotations, register_ann_decoder
+
+__all__ = [
+    'CORRUPTIONS', 'ImageCorruption', 'PackMultiTaskInputs', 'MultiTaskPad',
+    'MultiTaskRandomCrop', 'MultiTaskRandomFlip', 'MultiTaskRandomResize',
+    'MultiTaskResize', 'LoadMultiTaskAnnotations', 'register_ann_decoder'
+]

@@ -1,0 +1,9 @@
+from .checkpoint import (SAFE_CHECKPOINT_GLOBALS, UnsafeCheckpointError,
+                         install_safe_checkpoint_loader, load_checkpoint_file)
+from .hooks import TestTimeAdaptHook
+
+__all__ = [
+    'SAFE_CHECKPOINT_GLOBALS', 'UnsafeCheckpointError',
+    'install_safe_checkpoint_loader', 'load_checkpoint_file',
+    'TestTimeAdaptHook'
+]

@@ -1,0 +1,76 @@
+"""Drive a test-time adaptation method inside ``runner.test()``."""
+from typing import Optional, Union
+
+import torch
+import torch.distributed as dist
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+
+from s4t_mm.registry import ADAPTERS, HOOKS
+from s4t_mm.structures import without_ground_truth
+from s4t_mm.tta.protocols import build_protocol
+
+
+@HOOKS.register_module()
+class TestTimeAdaptHook(Hook):
+    """Adapt the model to the test stream with an adapter and a protocol.
+
+    Plug it into any config that has a test loop::
+
+        custom_hooks = [dict(type='s4t_mm.TestTimeAdaptHook',
+                             adapter=dict(type='S4TAdapter'),
+                             protocol=dict(type='episodic', steps=10))]
+
+    The hook binds the adapter to the model (snapshotting the source state)
+    at the first ``before_test``; the protocol decides when to reset and
+    when to adapt. Ground truth is stripped from every sample before the
+    batch is preprocessed for the adapter, so labels never reach adaptation;
+    the test loop itself still predicts and scores the original batch.
+
+    After each test run the adapter's counters (steps, resets, skipped and
+    undone steps) are put into the message hub as ``tta_stats``.
+
+    Args:
+        adapter: config of a registered adapter (``S4TAdapter``, ...).
+        protocol: ``dict(type=name, **args)`` or a name: ``paper``,
+            ``episodic``, ``online``, ``reset_every``.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self, adapter: dict,
+                 protocol: Union[str, dict] = dict(type='episodic', steps=1)):
+        self.adapter = ADAPTERS.build(adapter)
+        self.protocol = build_protocol(protocol)
+        self.model: Optional[torch.nn.Module] = None
+
+    def before_test(self, runner) -> None:
+        model = runner.model.module if is_model_wrapper(runner.model) \
+            else runner.model
+        if self.model is not model:
+            self.model = model
+            self.adapter.bind(model)
+        self.protocol.before_domain(self, runner)
+
+    def before_test_iter(self, runner, batch_idx: int,
+                         data_batch: Optional[dict] = None) -> None:
+        self.protocol.before_batch(self, batch_idx, data_batch)
+
+    def after_test(self, runner) -> None:
+        runner.message_hub.update_info('tta_stats', dict(self.adapter.stats))
+
+    def unlabeled_inputs(self, data_batch: dict) -> torch.Tensor:
+        """The batch's preprocessed images, built from samples without
+        ground truth."""
+        batch = dict(data_batch)
+        if 'data_samples' in batch:
+            batch['data_samples'] = [
+                without_ground_truth(s) for s in batch['data_samples']]
+        return self.model.data_preprocessor(batch, training=False)['inputs']
+
+    def broadcast_adapted_state(self) -> None:
+        """Give every rank rank 0's adapted parameters and buffers."""
+        if dist.is_available() and dist.is_initialized() and \
+                dist.get_world_size() > 1:
+            for tensor in self.adapter.snapshot.tensors:
+                dist.broadcast(tensor.data, src=0)

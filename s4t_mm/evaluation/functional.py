@@ -1,0 +1,418 @@
+"""Per-image statistics and dataset-level scores for dense prediction tasks.
+
+Each ``*_stats`` function reduces one image to small additive statistics
+(counts, sums, a confusion matrix, per-threshold counts, a sparse histogram),
+so a distributed evaluator gathers a few numbers per image instead of full
+maps. The matching ``*_scores`` function takes the list of per-image
+statistics of the whole dataset and returns the metric values. Pixel-pooled
+metrics are therefore computed over all valid pixels of the dataset, not
+averaged per image.
+
+Percentages (IoU, accuracies, F-measures, share of normals within an angle)
+lie in 0..100, as mmseg reports them.
+"""
+from typing import Dict, List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from torch import Tensor
+
+Stats = Dict[str, Union[int, float, np.ndarray]]
+
+# Depth is clamped to this many metres before taking logs, so a zero or
+# negative prediction costs a large but finite log error.
+MIN_LOG_DEPTH = 1e-3
+NORMAL_ANGLE_THRESHOLDS = (11.25, 22.5, 30.0)
+
+
+def _total(stats: Sequence[Stats], key: str):
+    return sum(s[key] for s in stats)
+
+
+def _ratio(num, den) -> float:
+    return float(num) / float(den) if den > 0 else float('nan')
+
+
+def even_thresholds(num: int) -> np.ndarray:
+    """``num`` thresholds ``k / (num + 1)``, k = 1..num, as the BSDS code
+    spaces them (19 gives 0.05, 0.10, ..., 0.95)."""
+    if num < 1:
+        raise ValueError(f'need at least one threshold, got {num}')
+    return np.arange(1, num + 1, dtype=np.float64) / (num + 1)
+
+
+# --------------------------------------------------------------- categorical
+def confusion_matrix(pred: Tensor, gt: Tensor, num_classes: int,
+                     ignore_index: int = 255) -> np.ndarray:
+    """``(num_classes, num_classes)`` int64 counts, rows gt, columns pred.
+
+    Pixels whose gt is ``ignore_index`` are left out. ``pred`` and ``gt`` are
+    integer maps of the same shape.
+    """
+    valid = gt != ignore_index
+    # ignored pixels become bin K*K, dropped below (faster than masking)
+    g = torch.where(valid, gt, 0).long()
+    p = torch.where(valid, pred, 0).long()
+    for name, ids in (('gt', g), ('pred', p)):
+        low, high = int(ids.min()), int(ids.max())
+        if low < 0 or high >= num_classes:
+            raise ValueError(
+                f'{name} class id {high if high >= num_classes else low} '
+                f'outside [0, {num_classes}) (num_classes={num_classes})')
+    size = num_classes * num_classes
+    index = torch.where(valid, g * num_classes + p, size)
+    counts = torch.bincount(index.flatten(), minlength=size + 1)[:size]
+    return counts.reshape(num_classes, num_classes).cpu().numpy().astype(
+        np.int64)
+
+
+def segmentation_scores(stats: Sequence[Stats]) -> Dict[str, object]:
+    """mIoU, mAcc, aAcc (percent) and per-class IoU from summed confusions.
+
+    As in mmseg, a class that appears neither in gt nor in predictions has
+    IoU NaN and is left out of the mean (likewise classes absent from gt
+    for mAcc).
+    """
+    conf = _total(stats, 'confusion').astype(np.float64)
+    tp = np.diag(conf)
+    gt_area = conf.sum(1)
+    union = gt_area + conf.sum(0) - tp
+    with np.errstate(invalid='ignore', divide='ignore'):
+        iou = np.where(union > 0, tp / union, np.nan) * 100
+        acc = np.where(gt_area > 0, tp / gt_area, np.nan) * 100
+    return dict(
+        IoU=iou,
+        mIoU=_nanmean(iou),
+        mAcc=_nanmean(acc),
+        aAcc=_ratio(tp.sum(), conf.sum()) * 100)
+
+
+def _nanmean(values: np.ndarray) -> float:
+    return float(np.nanmean(values)) if np.isfinite(values).any() \
+        else float('nan')
+
+
+# --------------------------------------------------------------------- depth
+def align_scale_shift(pred: Tensor, gt: Tensor, valid: Tensor) -> Tensor:
+    """``s * pred + t`` with (s, t) the least-squares fit of pred to gt on
+    ``valid`` pixels, solved in float64; a constant prediction gets s = 0,
+    t = mean gt."""
+    p = pred[valid].double()
+    g = gt[valid].double()
+    if p.numel() == 0:
+        return pred
+    p_mean, g_mean = p.mean(), g.mean()
+    var = ((p - p_mean)**2).mean()
+    cov = ((p - p_mean) * (g - g_mean)).mean()
+    scale = cov / var if var > 0 else torch.zeros_like(var)
+    shift = g_mean - scale * p_mean
+    return (pred.double() * scale + shift).to(pred.dtype)
+
+
+def depth_valid_mask(gt: Tensor, ignore_index: float = 255) -> Tensor:
+    """Pixels with a usable depth label: not ignored, finite and positive
+    (abs_rel and log errors need gt > 0)."""
+    return (gt != ignore_index) & torch.isfinite(gt) & (gt > 0)
+
+
+def depth_stats(pred: Tensor, gt: Tensor, valid: Tensor) -> Stats:
+    """Sums of squared, relative and squared-log errors over valid pixels."""
+    p = pred[valid].double()
+    g = gt[valid].double()
+    diff = p - g
+    log_diff = torch.log(p.clamp(min=MIN_LOG_DEPTH)) - torch.log(g)
+    return dict(
+        n=int(valid.sum()),
+        sq_err=float((diff**2).sum()),
+        abs_rel=float((diff.abs() / g).sum()),
+        sq_log_err=float((log_diff**2).sum()))
+
+
+def depth_scores(stats: Sequence[Stats]) -> Dict[str, float]:
+    """RMSE, abs_rel and log RMSE pooled over every valid pixel of the
+    dataset (sqrt of the mean over all pixels, not a mean of per-image
+    RMSEs), the convention of the S4T reference evaluation."""
+    n = _total(stats, 'n')
+    return dict(
+        rmse=_ratio(_total(stats, 'sq_err'), n)**0.5,
+        abs_rel=_ratio(_total(stats, 'abs_rel'), n),
+        log_rmse=_ratio(_total(stats, 'sq_log_err'), n)**0.5)
+
+
+# ------------------------------------------------------------------- normals
+def normals_valid_mask(gt: Tensor, ignore_index: float = 255) -> Tensor:
+    """``(H, W)`` mask of pixels whose ``(3, H, W)`` gt is not all ignore."""
+    return ~(gt == ignore_index).all(dim=0)
+
+
+def angular_errors(pred: Tensor, gt: Tensor) -> Tensor:
+    """Angles in degrees between ``(3, H, W)`` normal maps, both normalised
+    first; ``(H, W)``. Uses 2 * atan2(|a - b|, |a + b|), accurate for small
+    and large angles alike."""
+    # sums of squares along dim 0: much faster than Tensor.norm(dim=0)
+    def length(x):
+        return (x * x).sum(dim=0, keepdim=True).sqrt()
+
+    a = pred.double()
+    b = gt.double()
+    a = a / length(a).clamp(min=1e-12)
+    b = b / length(b).clamp(min=1e-12)
+    return torch.rad2deg(2 * torch.atan2(length(a - b), length(a + b)))[0]
+
+
+def normals_stats(angles: Tensor, bin_deg: float = 0.01) -> Stats:
+    """Sums, within-threshold counts and a sparse histogram of the valid
+    pixels' angles (degrees).
+
+    The histogram has ``bin_deg`` wide bins over [0, 180] and is stored as
+    occupied bin ids and counts, so its size is bounded by both the pixel
+    count and the bin count.
+    """
+    angles = angles.double().flatten()
+    num_bins = int(round(180 / bin_deg))
+    bins = (angles / bin_deg).long().clamp(0, num_bins - 1)
+    ids, counts = torch.unique(bins, return_counts=True)
+    return dict(
+        n=angles.numel(),
+        sum=float(angles.sum()),
+        sum_sq=float((angles**2).sum()),
+        within=np.array([int((angles < t).sum())
+                         for t in NORMAL_ANGLE_THRESHOLDS], dtype=np.int64),
+        hist_ids=ids.cpu().numpy().astype(np.int32),
+        hist_counts=counts.cpu().numpy().astype(np.int32))
+
+
+def normals_scores(stats: Sequence[Stats],
+                   bin_deg: float = 0.01) -> Dict[str, float]:
+    """Mean, RMSE and median angle (degrees) and % of pixels within 11.25,
+    22.5 and 30 degrees, over all valid pixels of the dataset.
+
+    The median is the centre of the histogram bin holding the middle angle
+    (the upper middle one when the count is even), so it is within
+    ``bin_deg / 2`` of it: 0.005 degrees with the default bins.
+    """
+    n = _total(stats, 'n')
+    within = _total(stats, 'within')
+    hist = np.bincount(
+        np.concatenate([s['hist_ids'] for s in stats]),
+        weights=np.concatenate([s['hist_counts'] for s in stats]),
+        minlength=int(round(180 / bin_deg)))
+    if n > 0:
+        middle = np.searchsorted(np.cumsum(hist), (n + 1) / 2)
+        median = (middle + 0.5) * bin_deg
+    else:
+        median = float('nan')
+    scores = dict(
+        mean=_ratio(_total(stats, 'sum'), n),
+        median=float(median),
+        rmse=_ratio(_total(stats, 'sum_sq'), n)**0.5)
+    for t, count in zip(NORMAL_ANGLE_THRESHOLDS, within):
+        scores[f'within_{t:g}'] = _ratio(count, n) * 100
+    return scores
+
+
+# ------------------------------------------------------- edges and saliency
+def l1_stats(pred: Tensor, gt: Tensor, valid: Tensor) -> Stats:
+    """Sum of absolute errors over valid pixels."""
+    return dict(
+        n=int(valid.sum()),
+        abs_err=float((pred[valid].double() - gt[valid].double()).abs().sum()))
+
+
+def l1_scores(stats: Sequence[Stats]) -> Dict[str, float]:
+    return dict(l1=_ratio(_total(stats, 'abs_err'), _total(stats, 'n')))
+
+
+def edge_match_stats(pred: Tensor,
+                     gt: Tensor,
+                     valid: Tensor,
+                     thresholds: np.ndarray,
+                     max_dist: float = 0.0075,
+                     thin: bool = True) -> Stats:
+    """BSDS boundary matching counts per threshold for one ``(H, W)`` map.
+
+    At each threshold the binarised (optionally thinned) prediction is
+    matched one-to-one to gt edge pixels within ``max_dist`` times the image
+    diagonal (pyEdgeEval's port of the BSDS matcher). Ignored pixels are
+    removed from both maps first. Returns int64 arrays of shape ``(T,)``:
+    matched gt pixels ``count_r`` of ``sum_r`` gt pixels and matched
+    predicted pixels ``count_p`` of ``sum_p`` predicted pixels.
+    """
+    try:
+        from pyEdgeEval import correspond_pixels
+    except ImportError as err:
+        raise ImportError(
+            'edge odsF needs pyEdgeEval (pip install pyedgeeval); or '
+            'evaluate edges without it (edge_odsf=False)') from err
+    if thin:
+        from skimage.morphology import thin as thin_fn
+    valid = valid.cpu().numpy()
+    prob = np.where(valid, pred.cpu().numpy(), 0).astype(
+        np.float64 if pred.dtype == torch.float64 else np.float32)
+    # compare in the prediction's precision, so a probability equal to a
+    # threshold counts as positive
+    thresholds = np.asarray(thresholds).astype(prob.dtype)
+    gt_edges = (gt.cpu().numpy() > 0.5) & valid
+    num_gt = int(gt_edges.sum())
+    stats = {k: np.zeros(len(thresholds), dtype=np.int64)
+             for k in ('count_r', 'sum_r', 'count_p', 'sum_p')}
+    for i, thr in enumerate(thresholds):
+        pred_edges = prob >= thr
+        if thin:
+            pred_edges = thin_fn(pred_edges)
+        stats['sum_p'][i] = pred_edges.sum()
+        stats['sum_r'][i] = num_gt
+        if num_gt and pred_edges.any():
+            match_pred, match_gt, _, _ = correspond_pixels(
+                pred_edges, gt_edges, max_dist=max_dist)
+            stats['count_p'][i] = (match_pred > 0).sum()
+            stats['count_r'][i] = (match_gt > 0).sum()
+    return stats
+
+
+def _f_measure(precision: np.ndarray, recall: np.ndarray,
+               beta2: float) -> np.ndarray:
+    den = beta2 * precision + recall
+    with np.errstate(invalid='ignore', divide='ignore'):
+        f = (1 + beta2) * precision * recall / den
+    return np.where(den > 0, f, 0.0)
+
+
+def ods_f(stats: Sequence[Stats]) -> float:
+    """Optimal-dataset-scale F (percent): precision and recall pooled over
+    the dataset at each threshold, best F over thresholds (no interpolation
+    between thresholds, unlike the BSDS MATLAB code)."""
+    sum_p = _total(stats, 'sum_p')
+    sum_r = _total(stats, 'sum_r')
+    precision = _total(stats, 'count_p') / np.maximum(sum_p, 1)
+    recall = _total(stats, 'count_r') / np.maximum(sum_r, 1)
+    return float(_f_measure(precision, recall, 1.0).max()) * 100
+
+
+def binary_pr_stats(pred: Tensor, gt: Tensor, valid: Tensor,
+                    thresholds: np.ndarray) -> Stats:
+    """True and predicted positives at each threshold (``pred >= thr``) and
+    gt positives, over valid pixels."""
+    prob = pred[valid].float() if pred.dtype != torch.float64 \
+        else pred[valid]
+    positive = gt[valid] > 0.5
+    # compared in the prediction's precision, as in edge_match_stats
+    thr = torch.as_tensor(thresholds, dtype=prob.dtype, device=prob.device)
+    # bucket b holds probabilities in [thr[b-1], thr[b]); a threshold's
+    # positives are the buckets above it.
+    buckets = torch.bucketize(prob, thr, right=True)
+    num = len(thresholds) + 1
+    all_hist = torch.bincount(buckets, minlength=num)
+    pos_hist = torch.bincount(buckets[positive], minlength=num)
+
+    def at_or_above(hist):
+        return hist.flip(0).cumsum(0).flip(0)[1:].cpu().numpy()
+
+    return dict(
+        tp=at_or_above(pos_hist).astype(np.int64),
+        pred_pos=at_or_above(all_hist).astype(np.int64),
+        gt_pos=int(positive.sum()))
+
+
+def max_f(stats: Sequence[Stats], beta2: float = 0.3) -> float:
+    """Maximum F-beta (percent) over thresholds of dataset-pooled precision
+    and recall; beta^2 = 0.3 weighs precision more, the saliency custom."""
+    tp = _total(stats, 'tp')
+    precision = tp / np.maximum(_total(stats, 'pred_pos'), 1)
+    recall = tp / max(_total(stats, 'gt_pos'), 1)
+    return float(_f_measure(precision, recall, beta2).max()) * 100
+
+
+# ------------------------------------------------------------ multi-task gain
+# Whether each metric key MultiTaskMetric outputs improves upwards or
+# downwards; delta_m reads the sign from here.
+METRIC_DIRECTIONS = {
+    'semseg/mIoU': 'higher',
+    'semseg/mAcc': 'higher',
+    'semseg/aAcc': 'higher',
+    'human_parts/mIoU': 'higher',
+    'human_parts/mAcc': 'higher',
+    'human_parts/aAcc': 'higher',
+    'depth/rmse': 'lower',
+    'depth/abs_rel': 'lower',
+    'depth/log_rmse': 'lower',
+    'depth/rmse_aligned': 'lower',
+    'depth/abs_rel_aligned': 'lower',
+    'depth/log_rmse_aligned': 'lower',
+    'normals/mean': 'lower',
+    'normals/median': 'lower',
+    'normals/rmse': 'lower',
+    'normals/within_11.25': 'higher',
+    'normals/within_22.5': 'higher',
+    'normals/within_30': 'higher',
+    'edge/l1': 'lower',
+    'edge/l1_aligned': 'lower',
+    'edge/odsF': 'higher',
+    'saliency/maxF': 'higher',
+    'delta_m': 'higher',
+}
+
+# The paper's one metric per task, in order of preference: the first key
+# found in both result dicts is used. 'edge/l1' is the paper's "edge error".
+DELTA_M_KEYS = {
+    'semseg': ('semseg/mIoU', ),
+    'human_parts': ('human_parts/mIoU', ),
+    'depth': ('depth/rmse', 'depth/rmse_aligned'),
+    'normals': ('normals/mean', ),
+    'edge': ('edge/l1', 'edge/l1_aligned'),
+    'saliency': ('saliency/maxF', ),
+}
+
+
+def delta_m_keys(metrics: Dict[str, float],
+                 baseline: Dict[str, float]) -> List[str]:
+    """One :data:`DELTA_M_KEYS` key per task measured in both dicts.
+
+    Raises when a task is measured in both but under different keys (e.g.
+    aligned depth against unaligned), which would not compare like with like.
+    """
+    keys = []
+    for task, candidates in DELTA_M_KEYS.items():
+        in_metrics = [k for k in candidates if k in metrics]
+        in_baseline = [k for k in candidates if k in baseline]
+        if not in_metrics or not in_baseline:
+            continue
+        common = [k for k in in_metrics if k in in_baseline]
+        if not common:
+            raise ValueError(
+                f'{task} is measured as {in_metrics} in the metrics but as '
+                f'{in_baseline} in the baseline; evaluate both the same way')
+        keys.append(common[0])
+    return keys
+
+
+def delta_m(metrics: Dict[str, float],
+            baseline: Dict[str, float],
+            keys: Optional[Sequence[str]] = None) -> float:
+    """Multi-task gain over a baseline, in percent.
+
+    ``100 / T * sum_t (-1)^l_t (M_t - B_t) / B_t`` with ``l_t = 1`` when
+    lower is better (:data:`METRIC_DIRECTIONS`), so improving any metric
+    raises it. ``keys`` defaults to :func:`delta_m_keys`.
+    """
+    if keys is None:
+        keys = delta_m_keys(metrics, baseline)
+    if not keys:
+        raise ValueError(
+            f'no metric to compare: metrics and baseline share none of '
+            f'{[k for c in DELTA_M_KEYS.values() for k in c]}')
+    total = 0.0
+    for key in keys:
+        if key not in METRIC_DIRECTIONS:
+            raise KeyError(f'no direction known for metric {key!r}; known: '
+                           f'{sorted(METRIC_DIRECTIONS)}')
+        missing = [name for name, d in (('metrics', metrics),
+                                        ('baseline', baseline))
+                   if key not in d]
+        if missing:
+            raise KeyError(f'metric {key!r} missing from {missing}')
+        if baseline[key] == 0:
+            raise ValueError(f'baseline {key!r} is 0; delta_m divides by it')
+        sign = -1.0 if METRIC_DIRECTIONS[key] == 'lower' else 1.0
+        total += sign * (metrics[key] - baseline[key]) / baseline[key]
+    return 100.0 * total / len(keys)

@@ -1,0 +1,11 @@
+from .data_preprocessor import MultiTaskDataPreprocessor
+from .heads import *  # noqa: F401,F403
+from .losses import *  # noqa: F401,F403
+from .mtl_models import MultiTaskEncoderDecoder
+from .necks import MultiLevelConcat
+from .relation import TaskRelationPredictor
+
+__all__ = [
+    'MultiTaskDataPreprocessor', 'MultiTaskEncoderDecoder',
+    'MultiLevelConcat', 'TaskRelationPredictor'
+]

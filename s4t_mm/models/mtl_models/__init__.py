@@ -1,0 +1,3 @@
+from .multi_task_encoder_decoder import MultiTaskEncoderDecoder
+
+__all__ = ['MultiTaskEncoderDecoder']

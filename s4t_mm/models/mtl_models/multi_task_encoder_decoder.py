@@ -1,0 +1,220 @@
+"""A shared encoder with one decoder head per task."""
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModel
+from torch import Tensor
+
+from s4t_mm.registry import MODELS
+from s4t_mm.structures import MultiTaskDataSample
+from s4t_mm.structures.task_maps import task_map_spec
+
+
+@MODELS.register_module()
+class MultiTaskEncoderDecoder(BaseModel):
+    """Multi-task dense predictor: backbone -> neck -> one head per task.
+
+    Keeps mmseg's ``EncoderDecoder`` contract (``loss`` / ``predict`` /
+    ``tensor`` modes, a data preprocessor, results packed in data samples), so
+    runners, hooks and metrics need no special case.
+
+    The optional ``relation_predictor`` (S4T's task-relation model) reads the
+    same features as the heads; in training it adds, per task, the loss of its
+    auxiliary and relation outputs weighted by ``relation_loss_weight``
+    (lambda):  ``L_t = L(main_t) + lambda * (L(aux_t) + L(rel_t))``. The
+    per-task sums are combined by ``loss_combiner`` (fixed task weights by
+    default, or learned uncertainty weighting).
+
+    Args:
+        backbone: any registered backbone, e.g. ``dict(type='mmseg.ResNet')``.
+        heads: task name -> head config (see :mod:`s4t_mm.models.heads`).
+        neck: optional neck, e.g. :class:`MultiLevelConcat`.
+        relation_predictor: optional :class:`TaskRelationPredictor` config;
+            its ``task_channels`` are filled in from the heads.
+        self_supervised: optional name -> config of self-supervised
+            branches trained jointly on the source domain (e.g. masked image
+            reconstruction for TTT-MAE). Each has ``loss(model, inputs)``
+            returning a scalar, added as ``loss_<name>``.
+        loss_combiner: how per-task losses add up; default
+            ``TaskWeightCombiner`` with all weights 1.
+        relation_loss_weight: lambda of the auxiliary and relation terms.
+        data_preprocessor: defaults to ``MultiTaskDataPreprocessor``.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 heads: Dict[str, dict],
+                 neck: Optional[dict] = None,
+                 relation_predictor: Optional[dict] = None,
+                 self_supervised: Optional[Dict[str, dict]] = None,
+                 loss_combiner: Optional[dict] = None,
+                 relation_loss_weight: float = 0.01,
+                 data_preprocessor: Optional[dict] = None,
+                 train_cfg: Optional[dict] = None,
+                 test_cfg: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='MultiTaskDataPreprocessor')
+        super().__init__(data_preprocessor=data_preprocessor,
+                         init_cfg=init_cfg)
+        if not heads:
+            raise ValueError('heads must map at least one task name to a '
+                             'head config, e.g. heads=dict(semseg=dict('
+                             "type='SemSegHead', num_classes=7, ...))")
+        self.backbone = MODELS.build(backbone)
+        self.neck = MODELS.build(neck) if neck is not None else None
+        self.heads = torch.nn.ModuleDict()
+        for task, head_cfg in heads.items():
+            head = MODELS.build(head_cfg)
+            if getattr(head, 'task', None) not in (None, task):
+                raise ValueError(
+                    f'heads[{task!r}] is a {type(head).__name__}, which '
+                    f'predicts {head.task!r}; use it under the key '
+                    f'{head.task!r} or set its task={task!r}')
+            head.task = task
+            self.heads[task] = head
+        self.relation_predictor = None
+        if relation_predictor is not None:
+            relation_predictor = dict(relation_predictor)
+            relation_predictor.setdefault('task_channels', {
+                t: h.out_channels for t, h in self.heads.items()})
+            self.relation_predictor = MODELS.build(relation_predictor)
+        clash = set(self_supervised or {}) & set(self.tasks)
+        if clash:
+            raise ValueError(f'self_supervised branch names {sorted(clash)} '
+                             'are also task names; rename them')
+        self.self_supervised = torch.nn.ModuleDict({
+            name: MODELS.build(branch)
+            for name, branch in (self_supervised or {}).items()
+        })
+        self.relation_loss_weight = relation_loss_weight
+        if loss_combiner is None:
+            loss_combiner = dict(type='TaskWeightCombiner')
+        loss_combiner = dict(loss_combiner)
+        if loss_combiner['type'] in ('UncertaintyWeightCombiner',
+                                     's4t_mm.UncertaintyWeightCombiner'):
+            loss_combiner.setdefault('tasks', self.tasks)
+        self.loss_combiner = MODELS.build(loss_combiner)
+        unknown = set(getattr(self.loss_combiner, 'weights', {})) - set(
+            self.tasks)
+        if unknown:
+            raise ValueError(f'loss_combiner weights name unknown task(s) '
+                             f'{sorted(unknown)}; the model has heads for '
+                             f'{self.tasks}')
+        self.train_cfg = train_cfg
+        self.test_cfg = test_cfg
+
+    @property
+    def tasks(self) -> List[str]:
+        return list(self.heads.keys())
+
+    def extract_feat(self, inputs: Tensor) -> Tuple[Tensor, ...]:
+        feats = self.backbone(inputs)
+        if self.neck is not None:
+            feats = self.neck(feats)
+        return tuple(feats)
+
+    def head_outputs(self, feats: Sequence[Tensor]) -> Dict[str, Tensor]:
+        """Raw output of every task head at the feature resolution."""
+        return {task: head(feats) for task, head in self.heads.items()}
+
+    def relation_outputs(self, feats: Sequence[Tensor],
+                         **kwargs) -> Dict[str, Dict[str, Tensor]]:
+        """``dict(aux={task: raw}, rel={task: raw})`` of the relation
+        predictor; keyword arguments go to its ``forward``."""
+        if self.relation_predictor is None:
+            raise RuntimeError('this model has no relation_predictor; add '
+                               "one with relation_predictor=dict(type="
+                               "'TaskRelationPredictor', ...)")
+        return self.relation_predictor(feats, **kwargs)
+
+    def forward(self, inputs: Tensor, data_samples=None, mode: str = 'tensor'):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self._forward(inputs)
+        raise RuntimeError(f'invalid mode {mode!r}; valid: loss, predict, '
+                           'tensor')
+
+    def _forward(self, inputs: Tensor) -> Dict[str, Tensor]:
+        """Raw outputs of every head resized to the input size."""
+        size = inputs.shape[2:]
+        return {
+            task: self.heads[task].resize(raw, size)
+            for task, raw in self.head_outputs(self.extract_feat(inputs)).items()
+        }
+
+    def loss(self, inputs: Tensor,
+             data_samples: List[MultiTaskDataSample]) -> Dict[str, Tensor]:
+        feats = self.extract_feat(inputs)
+        targets = self.stack_targets(data_samples, inputs.shape[2:])
+        main = self.head_outputs(feats)
+        side = self.relation_outputs(feats) \
+            if self.relation_predictor is not None else {}
+        task_losses, log_vars = {}, {}
+        for task, head in self.heads.items():
+            target = targets[task]
+            task_loss = head.loss(main[task], target)
+            log_vars[f'{task}.main'] = task_loss.detach()
+            for kind, outputs in side.items():
+                side_loss = head.loss(outputs[task], target)
+                log_vars[f'{task}.{kind}'] = side_loss.detach()
+                task_loss = task_loss + self.relation_loss_weight * side_loss
+            task_losses[task] = task_loss
+        losses = {f'loss_{task}': term
+                  for task, term in self.loss_combiner(task_losses).items()}
+        for name, branch in self.self_supervised.items():
+            losses[f'loss_{name}'] = branch.loss(self, inputs)
+        losses.update(log_vars)
+        return losses
+
+    def stack_targets(self, data_samples: List[MultiTaskDataSample],
+                      size) -> Dict[str, Tensor]:
+        """Batch each task's ground truth; samples without a task's label
+        contribute an all-ignore map."""
+        targets = {}
+        for task, head in self.heads.items():
+            maps = [s.gt(task) for s in data_samples]
+            if all(m is None for m in maps):
+                available = sorted({t for s in data_samples
+                                    for t in s.gt_tasks})
+                raise KeyError(f'no ground truth for task {task!r} in the '
+                               f'batch; the samples carry {available}. '
+                               'Add it to the dataset tasks or remove the '
+                               'head')
+            template = next(m for m in maps if m is not None)
+            ignore = task_map_spec(task).ignore_value
+            targets[task] = torch.stack([
+                m if m is not None else torch.full_like(template, ignore)
+                for m in maps
+            ])
+            if tuple(targets[task].shape[-2:]) != tuple(size):
+                raise ValueError(
+                    f'{task} ground truth of size '
+                    f'{tuple(targets[task].shape[-2:])} does not match the '
+                    f'batched input size {tuple(size)}')
+        return targets
+
+    def predict(self, inputs: Tensor,
+                data_samples: Optional[List[MultiTaskDataSample]] = None
+                ) -> List[MultiTaskDataSample]:
+        """One prediction per task and sample, cropped to the unpadded image
+        and resized to ``ori_shape`` when the sample records one."""
+        raw = self._forward(inputs)
+        if data_samples is None:
+            data_samples = [
+                MultiTaskDataSample(metainfo=dict(
+                    img_shape=tuple(inputs.shape[2:])))
+                for _ in range(inputs.shape[0])
+            ]
+        for i, sample in enumerate(data_samples):
+            h, w = sample.metainfo.get('img_shape', inputs.shape[2:])[:2]
+            out_size = sample.metainfo.get('ori_shape', (h, w))[:2]
+            for task, head in self.heads.items():
+                task_raw = raw[task][i:i + 1, :, :h, :w]
+                task_raw = head.resize(task_raw, tuple(out_size))
+                sample.set_pred(task, head.activate(task_raw)[0])
+        return data_samples

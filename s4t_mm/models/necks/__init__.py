@@ -1,0 +1,3 @@
+from .multi_level_concat import MultiLevelConcat
+
+__all__ = ['MultiLevelConcat']

@@ -1,0 +1,147 @@
+"""Masked autoencoder over the stacked per-task feature maps."""
+from typing import Optional, Tuple
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from .transformer_block import TransformerBlock
+
+
+def sincos_pos_embed_2d(dim: int, grid: int) -> torch.Tensor:
+    """Fixed 2-D sin-cos position embedding, (grid * grid, dim).
+
+    Half of the channels encode the row, half the column, each as
+    ``[sin(p * w_k), cos(p * w_k)]`` with ``w_k = 10000^(-k / (dim / 4))``
+    (the MAE form).
+    """
+    if dim % 4:
+        raise ValueError(f'sin-cos position embedding needs a width '
+                         f'divisible by 4, got {dim}')
+    omega = 1.0 / 10000**(np.arange(dim // 4, dtype=np.float64) / (dim / 4))
+    rows, cols = np.meshgrid(np.arange(grid), np.arange(grid), indexing='ij')
+
+    def encode(pos):
+        angles = np.outer(pos.reshape(-1), omega)
+        return np.concatenate([np.sin(angles), np.cos(angles)], axis=1)
+
+    # MAE's grid puts the column coordinate first.
+    emb = np.concatenate([encode(cols), encode(rows)], axis=1)
+    return torch.from_numpy(emb).float()
+
+
+class MaskedTaskAutoencoder(nn.Module):
+    """ViT encoder over the kept patches, decoder with mask tokens.
+
+    The input is an (N, in_channels, S, S) map cut into ``patch_size``
+    patches (L = (S / patch_size)^2 tokens). The encoder sees only
+    ``floor(L * (1 - mask_ratio))`` patches chosen per sample at random; the
+    decoder gets mask tokens for the rest and predicts every patch's
+    ``patch_size^2 * out_channels`` values, returned as an
+    (N, out_channels, S, S) map.
+
+    Position embeddings are fixed sin-cos; they are stored as parameters
+    that never receive gradients (as in MAE), so parameter counts match the
+    reference implementation.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, input_size: int,
+                 patch_size: int = 16, embed_dim: int = 64, depth: int = 4,
+                 num_heads: int = 4, decoder_embed_dim: int = 64,
+                 decoder_depth: int = 2, decoder_num_heads: int = 4,
+                 mlp_ratio: float = 4.0):
+        super().__init__()
+        if input_size % patch_size:
+            raise ValueError(f'input_size {input_size} is not a multiple of '
+                             f'patch_size {patch_size}')
+        self.out_channels = out_channels
+        self.patch_size = patch_size
+        self.grid = input_size // patch_size
+        num_patches = self.grid**2
+        self.patch_embed = nn.Conv2d(in_channels, embed_dim, patch_size,
+                                     stride=patch_size)
+        self.pos_embed = nn.Parameter(
+            sincos_pos_embed_2d(embed_dim, self.grid)[None],
+            requires_grad=False)
+        self.blocks = nn.ModuleList([
+            TransformerBlock(embed_dim, num_heads, mlp_ratio)
+            for _ in range(depth)
+        ])
+        self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
+        self.decoder_embed = nn.Linear(embed_dim, decoder_embed_dim)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_embed_dim))
+        self.decoder_pos_embed = nn.Parameter(
+            sincos_pos_embed_2d(decoder_embed_dim, self.grid)[None],
+            requires_grad=False)
+        self.decoder_blocks = nn.ModuleList([
+            TransformerBlock(decoder_embed_dim, decoder_num_heads, mlp_ratio)
+            for _ in range(decoder_depth)
+        ])
+        self.decoder_norm = nn.LayerNorm(decoder_embed_dim, eps=1e-6)
+        self.decoder_pred = nn.Linear(decoder_embed_dim,
+                                      patch_size**2 * out_channels)
+        self.num_patches = num_patches
+        self._init_weights()
+
+    def _init_weights(self):
+        w = self.patch_embed.weight.data
+        nn.init.xavier_uniform_(w.view(w.shape[0], -1))
+        nn.init.zeros_(self.patch_embed.bias)
+        nn.init.normal_(self.mask_token, std=0.02)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def num_kept(self, mask_ratio: float) -> int:
+        return int(self.num_patches * (1 - mask_ratio))
+
+    def random_masking(self, x: torch.Tensor, mask_ratio: float,
+                       generator: Optional[torch.Generator] = None
+                       ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Keep a random subset of tokens per sample.
+
+        Returns the kept tokens (N, K, D), the binary mask (N, L) with 1 for
+        masked patches, and the permutation that restores the token order.
+        """
+        n, length, dim = x.shape
+        noise = torch.rand(n, length, device=x.device, generator=generator)
+        ids_shuffle = noise.argsort(dim=1)
+        ids_restore = ids_shuffle.argsort(dim=1)
+        keep = self.num_kept(mask_ratio)
+        ids_keep = ids_shuffle[:, :keep]
+        kept = x.gather(1, ids_keep[..., None].expand(-1, -1, dim))
+        mask = torch.ones(n, length, device=x.device)
+        mask[:, :keep] = 0
+        return kept, mask.gather(1, ids_restore), ids_restore
+
+    def forward(self, x: torch.Tensor, mask_ratio: float,
+                generator: Optional[torch.Generator] = None
+                ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Reconstruct (N, out_channels, S, S) from a masked view of x.
+
+        Returns the reconstruction and the (N, L) patch mask.
+        """
+        tokens = self.patch_embed(x).flatten(2).transpose(1, 2)
+        tokens = tokens + self.pos_embed
+        tokens, mask, ids_restore = self.random_masking(tokens, mask_ratio,
+                                                        generator)
+        for block in self.blocks:
+            tokens = block(tokens)
+        tokens = self.decoder_embed(self.norm(tokens))
+        n, kept, dim = tokens.shape
+        mask_tokens = self.mask_token.expand(n, self.num_patches - kept, -1)
+        tokens = torch.cat([tokens, mask_tokens], dim=1)
+        tokens = tokens.gather(1, ids_restore[..., None].expand(-1, -1, dim))
+        tokens = tokens + self.decoder_pos_embed
+        for block in self.decoder_blocks:
+            tokens = block(tokens)
+        patches = self.decoder_pred(self.decoder_norm(tokens))
+        return self.unpatchify(patches), mask
+
+    def unpatchify(self, patches: torch.Tensor) -> torch.Tensor:
+        """(N, L, p*p*C) -> (N, C, grid*p, grid*p)."""
+        n, p, c, g = (patches.shape[0], self.patch_size, self.out_channels,
+                      self.grid)
+        x = patches.reshape(n, g, g, p, p, c)
+        return x.permute(0, 5, 1, 3, 2, 4).reshape(n, c, g * p, g * p)

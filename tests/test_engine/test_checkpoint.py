@@ -1,0 +1,54 @@
+import os
+
+import numpy as np
+import pytest
+import torch
+from mmengine.logging import HistoryBuffer
+from mmengine.runner.checkpoint import _load_checkpoint
+
+from s4t_mm.engine import UnsafeCheckpointError, load_checkpoint_file
+
+
+class _RunsCode:
+    """Unpickling this creates a file: stands for arbitrary code."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, 'w'))
+
+
+def test_checkpoint_that_would_run_code_is_refused(tmp_path):
+    marker = tmp_path / 'pwned'
+    path = tmp_path / 'evil.pth'
+    torch.save({'state_dict': {'w': torch.zeros(1)},
+                'meta': _RunsCode(str(marker))}, path)
+    with pytest.raises(UnsafeCheckpointError, match='refused to load'):
+        load_checkpoint_file(str(path))
+    # through mmengine's loader (what Runner.load_checkpoint uses) as well
+    with pytest.raises(UnsafeCheckpointError):
+        _load_checkpoint(str(path), map_location='cpu')
+    assert not marker.exists()
+
+
+def test_mmengine_style_checkpoint_with_numpy_and_history_loads(tmp_path):
+    hub = HistoryBuffer()
+    hub.update(1.5)
+    ckpt = dict(
+        meta=dict(seed=np.int64(3), epoch=0, iter=np.float64(2.0),
+                  hist=hub, arr=np.arange(3, dtype=np.float32)),
+        state_dict={'w': torch.ones(2)},
+        message_hub=dict(log_scalars={'loss': hub}))
+    path = tmp_path / 'ok.pth'
+    torch.save(ckpt, path)
+    loaded = _load_checkpoint(str(path), map_location='cpu')
+    assert loaded['meta']['seed'] == 3
+    assert np.array_equal(loaded['meta']['arr'], np.arange(3))
+    assert loaded['message_hub']['log_scalars']['loss'].current() == 1.5
+    assert torch.equal(loaded['state_dict']['w'], torch.ones(2))
+
+
+def test_missing_checkpoint_names_the_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match='nope.pth'):
+        load_checkpoint_file(os.path.join(tmp_path, 'nope.pth'))

@@ -1,0 +1,50 @@
+import torch
+
+from s4t_mm.registry import ADAPTERS, MODELS
+from s4t_mm.tta import StateSnapshot
+from ..test_models.utils import synthetic_batch, tiny_model_cfg
+
+
+def test_snapshot_restores_in_place_bitwise():
+    a = torch.randn(5)
+    b = torch.zeros(3, dtype=torch.long)
+    snap = StateSnapshot([('a', a), ('b', b)])
+    ptr = a.data_ptr()
+    a.add_(1.0)
+    b.fill_(7)
+    assert not snap.matches()
+    snap.restore()
+    assert snap.matches() and a.data_ptr() == ptr
+    assert b.tolist() == [0, 0, 0]
+
+
+def test_reset_after_many_episodes_is_bitwise_source_state():
+    model = MODELS.build(tiny_model_cfg(relation=True))
+    source = {k: v.clone() for k, v in model.state_dict().items()}
+    adapter = ADAPTERS.build(dict(
+        type='S4TAdapter', optimizer=dict(type='SGD', lr=0.05,
+                                          momentum=0.9))).bind(model)
+    inputs = model.data_preprocessor(synthetic_batch())['inputs']
+    for _ in range(5):
+        adapter.reset()
+        adapter.adapt(inputs, steps=2)
+    assert any(not torch.equal(source[k], v)
+               for k, v in model.state_dict().items())
+    adapter.reset()
+    for k, v in model.state_dict().items():
+        assert torch.equal(source[k], v), k
+    assert adapter.optimizer.state == {}
+
+
+def test_non_finite_step_is_undone_and_counted():
+    model = MODELS.build(tiny_model_cfg(relation=True))
+    adapter = ADAPTERS.build(dict(
+        type='S4TAdapter', loss_weight=1.0,
+        optimizer=dict(type='SGD', lr=float('inf')))).bind(model)
+    inputs = model.data_preprocessor(synthetic_batch())['inputs']
+    params_before = [p.clone() for _, p in adapter.adapted]
+    adapter.adapt(inputs, steps=2)
+    assert adapter.stats['undone_non_finite_params'] == 2
+    assert adapter.stats['steps'] == 2
+    for before, (_, p) in zip(params_before, adapter.adapted):
+        assert torch.equal(before, p)
