@@ -58,7 +58,8 @@ TASK_UTILS = Registry('task util', parent=MMSEG_TASK_UTILS, scope=SCOPE)
 
 OPTIMIZERS = Registry('optimizer', parent=MMSEG_OPTIMIZERS, scope=SCOPE)
 OPTIM_WRAPPERS = Registry(
-    'optim_wrapper', parent=MMSEG_OPTIM_WRAPPERS, scope=SCOPE)
+    'optim_wrapper', parent=MMSEG_OPTIM_WRAPPERS, scope=SCOPE,
+    locations=['s4t_mm.engine'])
 OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     'optimizer wrapper constructor',
     parent=MMSEG_OPTIM_WRAPPER_CONSTRUCTORS, scope=SCOPE)

@@ -1,8 +1,6 @@
 """Environment helpers."""
 import datetime
 import json
-import os
-import tempfile
 import warnings
 
 from mmengine.registry import DefaultScope
@@ -37,16 +35,12 @@ def register_all_modules(init_default_scope: bool = True) -> None:
 def dump_json_atomic(obj, path: str) -> None:
     """Write JSON to a temporary file beside ``path`` and rename it into
     place, so an interrupted write leaves the previous file intact."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-',
-                               suffix='.json')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(obj, f, indent=2, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    from s4t_mm.engine.checkpoint import atomic_write_bytes
+    atomic_write_bytes(
+        json.dumps(obj, indent=2, sort_keys=True).encode(), path)
+
+
+def unwrap_model(model):
+    """The model inside a (Distributed)DataParallel-style wrapper."""
+    from mmengine.model import is_model_wrapper
+    return model.module if is_model_wrapper(model) else model

@@ -9,11 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 WORK=work_dirs/synthetic_r18_source
-CKPT=$WORK/iter_800.pth
+CKPT=$WORK/iter_400.pth
 if [ -f "$CKPT" ]; then
   echo "[demo] reusing the source checkpoint $CKPT"
 else
-  echo "[demo] training the source model (800 iterations; the first run also renders the dataset)"
+  echo "[demo] training the source model (400 iterations; the first run also renders the dataset)"
   "$PY" tools/train.py configs/s4t/synthetic_r18_source.py --work-dir "$WORK"
 fi
 echo "[demo] test-time adaptation with S4T on the embedded target domains"

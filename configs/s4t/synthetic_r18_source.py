@@ -6,7 +6,7 @@ _base_ = [
     '../_base_/schedules/schedule_adam_poly.py',
     '../_base_/default_runtime.py',
 ]
-max_iters = 800
+max_iters = 400
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=2e-3, weight_decay=1e-6))
 param_scheduler = [
     dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,

@@ -9,7 +9,9 @@ from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 from mmengine.runner import Runner, TestLoop
 
+from s4t_mm.engine.checkpoint import load_model_weights
 from s4t_mm.evaluation.functional import delta_m
+from s4t_mm.utils import unwrap_model
 
 TTA_HOOK_TYPES = ('TestTimeAdaptHook', 's4t_mm.TestTimeAdaptHook')
 
@@ -75,17 +77,21 @@ def run_domains(cfg: Config, checkpoint: str, domains: Sequence[dict],
     (source-only). Returns ``{domain: {'metrics': ..., 'tta_stats': ...}}``.
     """
     run_cfg = copy.deepcopy(cfg) if adapt else without_tta_hook(cfg)
-    run_cfg.load_from = checkpoint
+    run_cfg.load_from = None
     run_cfg.resume = False
     run_cfg.work_dir = work_dir
     run_cfg.experiment_name = name
     run_cfg.randomness = dict(seed=seed, deterministic=False)
     run_cfg.test_dataloader = domain_dataloader(run_cfg, domains[0])
     runner = Runner.from_cfg(run_cfg)
+    load_model_weights(unwrap_model(runner.model), checkpoint)
     results = {}
     for domain in domains:
         loader = domain_dataloader(run_cfg, domain)
         runner._test_loop = TestLoop(runner, loader, run_cfg.test_evaluator)
+        if len(runner.test_loop.dataloader.dataset) == 0:
+            raise ValueError(f'target domain {domain["name"]!r} has no '
+                             'samples; check its dataset settings')
         print_log(f'[{name}] {domain["name"]}', logger='current')
         metrics = runner.test()
         stats = runner.message_hub.get_info('tta_stats') if adapt else None

@@ -15,12 +15,15 @@ that write files). It is therefore pickled from its constructor arguments
 instead (:func:`_reduce_history_buffer`), which rebuilds it equally.
 """
 import copyreg
+import os
 import os.path as osp
 import pickle
-from typing import Callable, List
+import tempfile
+from typing import Callable, Dict, List, Union
 
 import numpy as np
 import torch
+from mmengine.fileio import LocalBackend, register_backend
 from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
@@ -64,6 +67,78 @@ def load_checkpoint_file(filename: str, map_location=None) -> dict:
             f'plain state_dict first. Details: {err}') from None
 
 
+def check_state_dict_fits(model: torch.nn.Module,
+                          state_dict: Dict[str, torch.Tensor],
+                          source: str) -> None:
+    """Raise if ``state_dict`` does not fit ``model`` key for key and shape.
+
+    mmengine loads with ``strict=False`` and only warns about mismatches,
+    which silently leaves e.g. a segmentation head with a different class
+    count at its random initialisation; here that is an error naming the
+    tensors, both shapes and the likely cause.
+    """
+    own = model.state_dict()
+    mismatched = [(k, tuple(v.shape), tuple(own[k].shape))
+                  for k, v in state_dict.items()
+                  if k in own and own[k].shape != v.shape]
+    missing = sorted(set(own) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(own))
+    if not (mismatched or missing or unexpected):
+        return
+    lines = [f'checkpoint {source!r} does not fit the model of the config:']
+    for key, theirs, ours in mismatched:
+        hint = ''
+        if key.endswith('conv_out.weight') or key.endswith('conv_seg.weight'):
+            hint = (f' (the checkpoint head predicts {theirs[0]} channels/'
+                    f'classes, the config asks for {ours[0]})')
+        lines.append(f'  {key}: checkpoint {theirs}, model {ours}{hint}')
+    if missing:
+        lines.append(f'  missing from the checkpoint: {missing[:10]}'
+                     f'{" ..." if len(missing) > 10 else ""}')
+    if unexpected:
+        lines.append(f'  not in the model: {unexpected[:10]}'
+                     f'{" ..." if len(unexpected) > 10 else ""}')
+    raise ValueError('\n'.join(lines))
+
+
+def load_model_weights(model: torch.nn.Module, filename: str) -> None:
+    """Load a checkpoint's weights into ``model`` after checking they fit."""
+    checkpoint = load_checkpoint_file(filename, map_location='cpu')
+    state_dict = checkpoint.get('state_dict', checkpoint)
+    state_dict = {k[len('module.'):] if k.startswith('module.') else k: v
+                  for k, v in state_dict.items()}
+    check_state_dict_fits(model, state_dict, filename)
+    model.load_state_dict(state_dict, strict=True)
+
+
+class AtomicLocalBackend(LocalBackend):
+    """mmengine's local file backend with atomic writes.
+
+    ``put`` writes to a temporary file in the target directory and renames
+    it over the target, so a checkpoint or results file interrupted while
+    being written leaves the previous version intact instead of a truncated
+    one.
+    """
+
+    def put(self, obj: bytes, filepath: Union[str, 'os.PathLike']) -> None:
+        atomic_write_bytes(obj, str(filepath))
+
+
+def atomic_write_bytes(data: bytes, path: str) -> None:
+    directory = osp.dirname(osp.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
 def _reduce_history_buffer(buffer: HistoryBuffer):
     return HistoryBuffer, (buffer._log_history, buffer._count_history,
                            buffer.max_length)
@@ -71,8 +146,10 @@ def _reduce_history_buffer(buffer: HistoryBuffer):
 
 def install_safe_checkpoint_loader() -> None:
     """Make mmengine load local checkpoints through
-    :func:`load_checkpoint_file` (Runner.load_checkpoint, resume, load_from)
-    and pickle history buffers without ``getattr``."""
+    :func:`load_checkpoint_file` (Runner.load_checkpoint, resume, load_from),
+    write local files atomically, and pickle history buffers without
+    ``getattr``."""
     copyreg.pickle(HistoryBuffer, _reduce_history_buffer)
+    register_backend('local', AtomicLocalBackend, force=True, prefixes='')
     CheckpointLoader.register_scheme(prefixes='', loader=load_checkpoint_file,
                                      force=True)

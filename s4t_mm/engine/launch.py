@@ -20,20 +20,21 @@ def default_work_dir(cfg: Config, config_path: str, work_dir: str = None):
 
 
 def enable_amp(cfg: Config) -> None:
-    """Switch the optimizer wrapper to mmengine's AMP wrapper: fp16 with
-    dynamic loss scaling on CUDA, bf16 autocast on CPU."""
+    """Mixed precision: mmengine's ``AmpOptimWrapper`` (fp16 with dynamic
+    loss scaling) on CUDA, :class:`AutocastOptimWrapper` (bf16) on CPU."""
     wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-    if wrapper == 'AmpOptimWrapper':
+    if wrapper in ('AmpOptimWrapper', 'AutocastOptimWrapper'):
         print_log('AMP is already enabled in the config', logger='current',
                   level=logging.WARNING)
         return
     if wrapper != 'OptimWrapper':
         raise ValueError(f'--amp needs optim_wrapper.type OptimWrapper, the '
                          f'config has {wrapper!r}')
-    cfg.optim_wrapper.type = 'AmpOptimWrapper'
     if torch.cuda.is_available():
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
     else:
+        cfg.optim_wrapper.type = 'AutocastOptimWrapper'
         cfg.optim_wrapper.dtype = 'bfloat16'
 
 

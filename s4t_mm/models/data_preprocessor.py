@@ -68,6 +68,14 @@ class MultiTaskDataPreprocessor(BaseDataPreprocessor):
         data_samples = data.get('data_samples')
         if isinstance(inputs, torch.Tensor) and inputs.dim() == 4:
             inputs = list(inputs)
+        for i, img in enumerate(inputs):
+            if img.is_floating_point() and not torch.isfinite(img).all():
+                where = ''
+                if data_samples is not None:
+                    where = f' ({data_samples[i].metainfo.get("img_path")})'
+                raise ValueError(f'input image {i} of the batch{where} has '
+                                 'NaN or infinite values; images must be '
+                                 'finite')
         inputs = [self._normalize(img) for img in inputs]
         batch_shape = self._batch_shape(inputs)
         batch = torch.stack([self._pad(img, batch_shape, self.pad_val)

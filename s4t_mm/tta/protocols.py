@@ -34,7 +34,8 @@ class EpisodicProtocol(AdaptationProtocol):
 
     def before_batch(self, hook, batch_idx, data_batch):
         hook.adapter.reset()
-        hook.adapter.adapt(hook.unlabeled_inputs(data_batch), self.steps)
+        hook.adapter.adapt(hook.unlabeled_inputs(data_batch), self.steps,
+                           seed=hook.batch_seed(data_batch, batch_idx))
 
 
 @TASK_UTILS.register_module(name='online')
@@ -51,7 +52,8 @@ class OnlineProtocol(AdaptationProtocol):
             hook.adapter.reset()
 
     def before_batch(self, hook, batch_idx, data_batch):
-        hook.adapter.adapt(hook.unlabeled_inputs(data_batch), self.steps)
+        hook.adapter.adapt(hook.unlabeled_inputs(data_batch), self.steps,
+                           seed=hook.batch_seed(data_batch, batch_idx))
 
 
 @TASK_UTILS.register_module(name='reset_every')
@@ -113,8 +115,15 @@ class PaperProtocol(AdaptationProtocol):
 
     def before_domain(self, hook, runner):
         hook.adapter.reset()
-        for batch in self.adaptation_batches(runner.test_dataloader):
-            hook.adapter.adapt(hook.unlabeled_inputs(batch), self.steps)
+        adapted = 0
+        for i, batch in enumerate(
+                self.adaptation_batches(runner.test_dataloader)):
+            hook.adapter.adapt(hook.unlabeled_inputs(batch), self.steps,
+                               seed=hook.batch_seed(batch, i))
+            adapted += 1
+        if adapted == 0:
+            raise ValueError('the target set is empty: the paper protocol '
+                             'has no batch to adapt on')
         hook.broadcast_adapted_state()
 
 

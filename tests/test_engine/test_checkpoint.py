@@ -52,3 +52,49 @@ def test_mmengine_style_checkpoint_with_numpy_and_history_loads(tmp_path):
 def test_missing_checkpoint_names_the_path(tmp_path):
     with pytest.raises(FileNotFoundError, match='nope.pth'):
         load_checkpoint_file(os.path.join(tmp_path, 'nope.pth'))
+
+
+def test_interrupted_write_leaves_the_previous_file_intact(tmp_path,
+                                                           monkeypatch):
+    from mmengine.runner.checkpoint import save_checkpoint
+    path = tmp_path / 'iter_1.pth'
+    save_checkpoint({'state_dict': {'w': torch.ones(3)}}, str(path))
+    before = path.read_bytes()
+
+    def interrupted_fsync(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, 'fsync', interrupted_fsync)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint({'state_dict': {'w': torch.zeros(1000)}}, str(path))
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ['iter_1.pth']
+
+
+def test_results_json_is_written_atomically(tmp_path, monkeypatch):
+    from s4t_mm.utils import dump_json_atomic
+    path = tmp_path / 'results.json'
+    dump_json_atomic({'a': 1}, str(path))
+    monkeypatch.setattr(os, 'replace', lambda *a: (_ for _ in ()).throw(
+        KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        dump_json_atomic({'a': 2}, str(path))
+    assert path.read_text().strip().replace(' ', '').replace('\n', '') \
+        == '{"a":1}'
+    assert [p.name for p in tmp_path.iterdir()] == ['results.json']
+
+
+def test_state_dict_mismatch_names_tensor_shapes_and_class_count():
+    from s4t_mm.engine.checkpoint import check_state_dict_fits
+    model = torch.nn.Module()
+    model.conv_out = torch.nn.Conv2d(4, 7, 1)
+    theirs = {'conv_out.weight': torch.zeros(6, 4, 1, 1),
+              'conv_out.bias': torch.zeros(6), 'extra': torch.zeros(1)}
+    with pytest.raises(ValueError) as err:
+        check_state_dict_fits(model, theirs, 'ckpt.pth')
+    msg = str(err.value)
+    assert 'conv_out.weight: checkpoint (6, 4, 1, 1), model (7, 4, 1, 1)' \
+        in msg
+    assert 'checkpoint head predicts 6 channels/classes, the config asks ' \
+        'for 7' in msg
+    assert "not in the model: ['extra']" in msg

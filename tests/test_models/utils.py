@@ -45,12 +45,13 @@ def synthetic_batch(n=2, size=32, num_classes=4, seed=0):
     channel, a vertical edge in the middle, normals facing the camera."""
     g = torch.Generator().manual_seed(seed)
     inputs, samples = [], []
-    for _ in range(n):
+    for i in range(n):
         img = torch.randint(0, 256, (3, size, size), generator=g,
                             dtype=torch.uint8)
         img[:, :, size // 2:] //= 2
         sample = MultiTaskDataSample(metainfo=dict(
-            img_shape=(size, size), ori_shape=(size, size)))
+            img_shape=(size, size), ori_shape=(size, size),
+            sample_idx=seed * 1000 + i))
         semseg = torch.zeros(1, size, size, dtype=torch.long)
         semseg[:, :, size // 2:] = 1 % num_classes
         semseg[:, :2, :2] = 255

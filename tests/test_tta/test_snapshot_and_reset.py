@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from s4t_mm.registry import ADAPTERS, MODELS
@@ -48,3 +49,37 @@ def test_non_finite_step_is_undone_and_counted():
     assert adapter.stats['steps'] == 2
     for before, (_, p) in zip(params_before, adapter.adapted):
         assert torch.equal(before, p)
+
+
+def test_batch_of_one_uses_source_statistics_with_a_warning(caplog):
+    model = MODELS.build(tiny_model_cfg(relation=True))
+    adapter = ADAPTERS.build(dict(type='S4TAdapter')).bind(model)
+    bn = model.backbone.stem[1]
+    running_mean = bn.running_mean.clone()
+    inputs = model.data_preprocessor(synthetic_batch(n=1))['inputs']
+    adapter.adapt(inputs, steps=1)
+    assert torch.equal(bn.running_mean, running_mean)  # eval-mode BN
+    assert adapter.stats['single_image_batches'] == 1
+    assert adapter.stats['steps'] == 1
+
+
+def test_unknown_amp_and_fp16_on_cpu_are_rejected():
+    with pytest.raises(ValueError, match='valid: None, bf16, fp16'):
+        ADAPTERS.build(dict(type='S4TAdapter', amp='int8'))
+    model = MODELS.build(tiny_model_cfg(relation=True))
+    adapter = ADAPTERS.build(dict(type='S4TAdapter', amp='fp16')).bind(model)
+    inputs = model.data_preprocessor(synthetic_batch())['inputs']
+    with pytest.raises(ValueError, match="amp='fp16' needs a CUDA device"):
+        adapter.adapt(inputs, steps=1)
+
+
+def test_bf16_adaptation_runs_and_moves_parameters():
+    model = MODELS.build(tiny_model_cfg(relation=True))
+    adapter = ADAPTERS.build(dict(type='S4TAdapter', amp='bf16', optimizer=dict(
+        type='SGD', lr=0.1))).bind(model)
+    before = [p.clone() for _, p in adapter.adapted]
+    inputs = model.data_preprocessor(synthetic_batch())['inputs']
+    adapter.adapt(inputs, steps=1)
+    assert any(not torch.equal(b, p) for b, (_, p) in zip(before,
+                                                          adapter.adapted))
+    assert all(p.dtype == torch.float32 for _, p in adapter.adapted)

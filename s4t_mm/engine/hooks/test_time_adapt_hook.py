@@ -1,12 +1,13 @@
 """Drive a test-time adaptation method inside ``runner.test()``."""
 from typing import Optional, Union
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 
 from s4t_mm.registry import ADAPTERS, HOOKS
+from s4t_mm.utils import unwrap_model
 from s4t_mm.structures import without_ground_truth
 from s4t_mm.tta.protocols import build_protocol
 
@@ -27,29 +28,38 @@ class TestTimeAdaptHook(Hook):
     batch is preprocessed for the adapter, so labels never reach adaptation;
     the test loop itself still predicts and scores the original batch.
 
-    After each test run the adapter's counters (steps, resets, skipped and
-    undone steps) are put into the message hub as ``tta_stats``.
+    After each test run the adapter's counters of that run (steps, resets,
+    skipped and undone steps) are put into the message hub as ``tta_stats``.
 
     Args:
         adapter: config of a registered adapter (``S4TAdapter``, ...).
         protocol: ``dict(type=name, **args)`` or a name: ``paper``,
             ``episodic``, ``online``, ``reset_every``.
+        seed: combined with each batch's sample indices into the seed of
+            that batch's adaptation (random masks etc.).
     """
 
     priority = 'VERY_HIGH'
 
     def __init__(self, adapter: dict,
-                 protocol: Union[str, dict] = dict(type='episodic', steps=1)):
+                 protocol: Union[str, dict] = dict(type='episodic', steps=1),
+                 seed: int = 0):
+        name = adapter.get('type', '') if isinstance(adapter, dict) else ''
+        if isinstance(name, str) and ADAPTERS.get(name) is None:
+            valid = sorted(ADAPTERS.module_dict)
+            raise ValueError(f'unknown adapter (method) {name!r}; registered '
+                             f'adapters: {", ".join(valid)}')
         self.adapter = ADAPTERS.build(adapter)
         self.protocol = build_protocol(protocol)
+        self.seed = seed
         self.model: Optional[torch.nn.Module] = None
 
     def before_test(self, runner) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) \
-            else runner.model
+        model = unwrap_model(runner.model)
         if self.model is not model:
             self.model = model
             self.adapter.bind(model)
+        self._stats_before = dict(self.adapter.stats)
         self.protocol.before_domain(self, runner)
 
     def before_test_iter(self, runner, batch_idx: int,
@@ -57,7 +67,20 @@ class TestTimeAdaptHook(Hook):
         self.protocol.before_batch(self, batch_idx, data_batch)
 
     def after_test(self, runner) -> None:
-        runner.message_hub.update_info('tta_stats', dict(self.adapter.stats))
+        runner.message_hub.update_info('tta_stats', {
+            k: v - self._stats_before.get(k, 0)
+            for k, v in self.adapter.stats.items()
+        })
+
+    def batch_seed(self, data_batch: dict, batch_idx: int) -> int:
+        """A seed for the adaptation on this batch, from the ``sample_idx``
+        of its samples (or the batch index), so a batch is adapted the same
+        way whatever came before it, on any rank."""
+        ids = [s.metainfo.get('sample_idx', -1)
+               for s in data_batch.get('data_samples', [])]
+        key = [self.seed, batch_idx] if -1 in ids or not ids else \
+            [self.seed] + [int(i) for i in ids]
+        return int(np.random.SeedSequence(key).generate_state(1)[0])
 
     def unlabeled_inputs(self, data_batch: dict) -> torch.Tensor:
         """The batch's preprocessed images, built from samples without

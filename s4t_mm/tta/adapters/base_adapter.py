@@ -1,5 +1,6 @@
 """What every test-time adaptation method shares: which parameters move,
 one adaptation step, snapshot and reset."""
+import contextlib
 import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -12,6 +13,7 @@ from torch.nn.modules.batchnorm import _NormBase
 from ..snapshot import StateSnapshot
 
 NORM_POLICIES = ('batch_stats', 'source_stats')
+AMP_DTYPES = {None: None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 
 
 class BaseAdapter:
@@ -39,6 +41,8 @@ class BaseAdapter:
             batch statistics while adapting, as in the S4T reference;
             ``'source_stats'``: they keep the source running statistics.
         guard_non_finite: undo steps that produce non-finite parameters.
+        amp: mixed precision of the objective: None, ``'bf16'`` (CPU or
+            GPU) or ``'fp16'`` (GPU, with dynamic loss scaling).
     """
 
     #: The method does gradient steps; BN-adapt-like methods set False.
@@ -47,18 +51,29 @@ class BaseAdapter:
     def __init__(self,
                  optimizer: Optional[dict] = None,
                  norm_policy: str = 'batch_stats',
-                 guard_non_finite: bool = True):
+                 guard_non_finite: bool = True,
+                 amp: Optional[str] = None):
         if norm_policy not in NORM_POLICIES:
             raise ValueError(f'unknown norm_policy {norm_policy!r}; valid: '
                              f'{", ".join(NORM_POLICIES)}')
         self.optimizer_cfg = dict(optimizer or dict(type='SGD', lr=2e-5,
                                                     weight_decay=1e-6))
+        if amp not in AMP_DTYPES:
+            raise ValueError(f'unknown amp {amp!r}; valid: '
+                             f'{", ".join(map(str, AMP_DTYPES))}')
         self.norm_policy = norm_policy
         self.guard_non_finite = guard_non_finite
+        self.amp = amp
+        self.scaler: Optional[torch.amp.GradScaler] = None
+        # Random draws of an objective (e.g. S4T's patch masks) come from
+        # this generator, seeded per batch by the driver (see
+        # :meth:`adapt`), so results do not depend on how batches are
+        # ordered or sharded across processes.
+        self.generator: Optional[torch.Generator] = None
         self.model: Optional[nn.Module] = None
         self.optimizer: Optional[torch.optim.Optimizer] = None
         self.stats = dict(steps=0, resets=0, skipped_non_finite_loss=0,
-                          undone_non_finite_params=0)
+                          undone_non_finite_params=0, single_image_batches=0)
         self.last_losses: Dict[str, float] = {}
 
     # -- what a method defines -------------------------------------------
@@ -115,16 +130,33 @@ class BaseAdapter:
         self.snapshot.restore()
         if self.optimizer is not None:
             self.optimizer.state.clear()
+        if self.scaler is not None:
+            self.scaler = torch.amp.GradScaler(self.scaler._device)
         self.stats['resets'] += 1
 
     def set_mode(self) -> None:
         """Put the model in the mode adaptation runs in."""
         self.model.train(self.norm_policy == 'batch_stats')
 
-    def adapt(self, inputs: torch.Tensor, steps: int) -> None:
-        """``steps`` adaptation steps on one unlabeled batch."""
+    def adapt(self, inputs: torch.Tensor, steps: int,
+              seed: Optional[int] = None) -> None:
+        """``steps`` adaptation steps on one unlabeled batch.
+
+        With ``seed``, the objective's random draws come from a generator
+        seeded with it (:attr:`generator`); otherwise from torch's global
+        generator.
+
+        A batch of one image cannot give BatchNorm meaningful batch
+        statistics; with ``norm_policy='batch_stats'`` such a batch is
+        adapted with the source running statistics instead, with a warning.
+        """
+        self.generator = None if seed is None else torch.Generator(
+            inputs.device).manual_seed(seed)
         was_training = self.model.training
         self.set_mode()
+        if inputs.shape[0] == 1 and self.norm_policy == 'batch_stats':
+            self._warn_single_image()
+            self.model.eval()
         try:
             with torch.enable_grad():
                 for _ in range(steps):
@@ -132,25 +164,43 @@ class BaseAdapter:
         finally:
             self.model.train(was_training)
 
+    def _warn_single_image(self) -> None:
+        if not self.stats['single_image_batches']:
+            print_log(
+                f'{type(self).__name__}: a batch of one image cannot give '
+                'batch statistics; normalisation layers use the source '
+                'running statistics for such batches (use batch_size >= 2 '
+                "or norm_policy='source_stats')", logger='current', level=30)
+        self.stats['single_image_batches'] += 1
+
     def step(self, inputs: torch.Tensor) -> None:
         if not self.uses_gradients:
             with torch.no_grad():
                 self.objective(self.model, inputs)
             self.stats['steps'] += 1
             return
-        losses = self.objective(self.model, inputs)
+        with self._autocast(inputs.device):
+            losses = self.objective(self.model, inputs)
         loss = sum(losses.values())
-        self.last_losses = {k: float(v) for k, v in losses.items()}
-        if not math.isfinite(float(loss)):
+        values = torch.stack([v.detach().float()
+                              for v in losses.values()]).tolist()
+        self.last_losses = dict(zip(losses, values))
+        loss_value = sum(values)
+        if not math.isfinite(loss_value):
             self.stats['skipped_non_finite_loss'] += 1
-            print_log(f'non-finite adaptation loss {float(loss)}; step '
+            print_log(f'non-finite adaptation loss {loss_value}; step '
                       'skipped', logger='current', level=30)
             return
         if self._pre_step is not None:
             self._pre_step.update()
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
+        if self.scaler is None:
+            loss.backward()
+            self.optimizer.step()
+        else:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
         self.stats['steps'] += 1
         if self._pre_step is not None and not self._params_finite():
             self._pre_step.restore()
@@ -158,6 +208,17 @@ class BaseAdapter:
             self.stats['undone_non_finite_params'] += 1
             print_log('adaptation step produced non-finite parameters; '
                       'undone', logger='current', level=30)
+
+    def _autocast(self, device: torch.device):
+        dtype = AMP_DTYPES[self.amp]
+        if dtype is None:
+            return contextlib.nullcontext()
+        if dtype is torch.float16 and device.type != 'cuda':
+            raise ValueError("amp='fp16' needs a CUDA device; use "
+                             "amp='bf16' on the CPU")
+        if dtype is torch.float16 and self.scaler is None:
+            self.scaler = torch.amp.GradScaler('cuda')
+        return torch.autocast(device.type, dtype=dtype)
 
     def _params_finite(self) -> bool:
         params = [p for _, p in self.adapted]

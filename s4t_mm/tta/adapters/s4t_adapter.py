@@ -71,7 +71,8 @@ class S4TAdapter(BaseAdapter):
         with torch.no_grad():
             main = model.head_outputs(feats)
         predictor = model.relation_predictor
-        rel = predictor.reconstruct(predictor.compress(feats))
+        rel = predictor.reconstruct(predictor.compress(feats),
+                                    generator=self.generator)
         size = inputs.shape[2:]
         l1 = {}
         for task, head in model.heads.items():

@@ -1,0 +1,39 @@
+"""Two CPU processes (torchrun, gloo) give the same episodic results as one."""
+import json
+import os.path as osp
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from .test_train_and_adapt import ROOT, _run, _write_config
+
+pytestmark = pytest.mark.skipif(shutil.which('torchrun') is None,
+                                reason='torchrun is not installed')
+
+
+def test_episodic_protocol_matches_one_process(tmp_path):
+    cfg = _write_config(tmp_path, 3, protocol="dict(type='episodic', "
+                        "steps=2)", batch_size=1)
+    work = tmp_path / 'work'
+    _run(['tools/train.py', cfg, '--work-dir', str(work)])
+    ckpt = str(work / 'iter_3.pth')
+    episodic = []
+    one = tmp_path / 'one.json'
+    _run(['tools/test_time_adapt.py', cfg, '--checkpoint', ckpt,
+          '--work-dir', str(tmp_path / 'w1'), '--out', str(one)] + episodic)
+    two = tmp_path / 'two.json'
+    out = subprocess.run(
+        ['torchrun', '--nproc_per_node', '2', '--master_port', '29571',
+         'tools/test_time_adapt.py', cfg, '--checkpoint', ckpt,
+         '--work-dir', str(tmp_path / 'w2'), '--out', str(two),
+         '--launcher', 'pytorch'] + episodic,
+        cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    a, b = json.loads(one.read_text()), json.loads(two.read_text())
+    for domain in a['domains']:
+        for kind in ('source', 'adapted'):
+            for key, value in a['domains'][domain][kind].items():
+                assert b['domains'][domain][kind][key] == pytest.approx(
+                    value, rel=1e-5, abs=1e-6), (domain, kind, key)
