@@ -1,10 +1,10 @@
 from .checkpoint import (SAFE_CHECKPOINT_GLOBALS, UnsafeCheckpointError,
                          install_safe_checkpoint_loader, load_checkpoint_file)
-from .hooks import TestTimeAdaptHook
+from .hooks import TaskRelationHook, TestTimeAdaptHook
 from .optimizers import AutocastOptimWrapper
 
 __all__ = [
     'SAFE_CHECKPOINT_GLOBALS', 'UnsafeCheckpointError',
     'install_safe_checkpoint_loader', 'load_checkpoint_file',
-    'TestTimeAdaptHook', 'AutocastOptimWrapper'
+    'TaskRelationHook', 'TestTimeAdaptHook', 'AutocastOptimWrapper'
 ]

@@ -1,0 +1,173 @@
+"""Task relations of a checkpoint on the source split and on target domains,
+before and after test-time adaptation.
+
+    python tools/relation_report.py CONFIG --checkpoint CKPT
+        [--work-dir DIR] [--num-batches N] [--seed S]
+        [--domains target_domains] [--only NAME ...] [--cfg-options k=v ...]
+
+R (rows: the visible task, columns: the reconstructed task; definition in
+``s4t_mm/evaluation/task_relations.py`` and ``docs/relations.md``) is
+computed without labels on the first N batches, in dataset order, of each
+domain's test loader: ``source`` (the config's ``test_dataloader``) and each
+entry of ``cfg[--domains]`` (built with ``domain_dataloader``).
+
+"Before" is the checkpoint's (source) weights. "After" is the state the
+config's ``TestTimeAdaptHook`` leaves once it has handled those N batches
+the way the test loop feeds them: the adapter is reset to the source
+weights, the protocol's ``before_domain`` runs (the paper protocol adapts
+here: ``steps`` steps on its seeded batches of the domain) and then its
+``before_batch`` for each of the N batches (episodic and online protocols
+adapt here; episodic ends adapted to the N-th batch alone). The global RNG
+is seeded with ``--seed`` before adapting. Every domain starts from the
+source weights.
+
+Writes ``<work_dir>/relation_report/<domain>.png`` (before | after |
+after - before) and ``<work_dir>/relation_report/relations.json`` with
+both matrices, the errors behind them and each matrix's mean absolute
+distance to the source split's R before adaptation.
+"""
+import argparse
+import os.path as osp
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
+from mmengine.runner import Runner, load_checkpoint
+from mmengine.runner.utils import set_random_seed
+
+from s4t_mm.apis.adaptation import (check_domains, domain_dataloader,
+                                    tta_hook_cfg)
+from s4t_mm.engine.launch import default_work_dir
+from s4t_mm.evaluation.task_relations import (HeatmapPanel, first_batches,
+                                              gain_notes, json_matrix,
+                                              relation_record,
+                                              save_relation_heatmaps)
+from s4t_mm.registry import HOOKS, MODELS
+from s4t_mm.utils import dump_json_atomic, register_all_modules
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Task-relation report')
+    parser.add_argument('config', help='test-time adaptation config')
+    parser.add_argument('--checkpoint', required=True,
+                        help='source-trained checkpoint')
+    parser.add_argument('--work-dir', help='where the report goes')
+    parser.add_argument('--num-batches', type=int, default=4,
+                        help='batches of each domain R is computed on')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--domains', default='target_domains',
+                        help='config key of the target domain list')
+    parser.add_argument('--only', nargs='+',
+                        help='names of the target domains to report '
+                        '(default: all)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config keys')
+    return parser.parse_args()
+
+
+def select_domains(cfg, key, only):
+    domains = check_domains(cfg, key)
+    if only:
+        names = [d['name'] for d in domains]
+        unknown = sorted(set(only) - set(names))
+        if unknown:
+            raise ValueError(f'unknown domain(s) {unknown}; {key} has '
+                             f'{names}')
+        domains = [d for d in domains if d['name'] in only]
+    return [dict(name='source')] + domains
+
+
+def adapt_like_the_test_loop(hook, loader, batches):
+    hook.adapter.reset()
+    runner = SimpleNamespace(model=hook.model, test_dataloader=loader)
+    hook.protocol.before_domain(hook, runner)
+    for i, batch in enumerate(batches):
+        hook.protocol.before_batch(hook, i, batch)
+
+
+def format_matrix(matrix, tasks):
+    width = max(len(t) for t in tasks) + 1
+    lines = [' ' * width + ''.join(f'{t:>9}' for t in tasks)]
+    for task, row in zip(tasks, matrix):
+        lines.append(f'{task:<{width}}' + ''.join(f'{v:9.3f}' for v in row))
+    return '\n'.join(lines)
+
+
+def main():
+    args = parse_args()
+    register_all_modules(init_default_scope=True)
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(
+            f'checkpoint {args.checkpoint!r} does not exist; train one with '
+            'tools/train.py or pass the path of a .pth file')
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    default_work_dir(cfg, args.config, args.work_dir)
+    hook_cfg = tta_hook_cfg(cfg)
+    if hook_cfg is None:
+        raise ValueError(f'{args.config} has no TestTimeAdaptHook in '
+                         'custom_hooks; nothing to adapt with')
+    domains = select_domains(cfg, args.domains, args.only)
+
+    model = MODELS.build(cfg.model)
+    load_checkpoint(model, args.checkpoint, map_location='cpu',
+                    logger='current')
+    model.to('cuda' if torch.cuda.is_available() else 'cpu').eval()
+    hook = HOOKS.build(hook_cfg)
+    hook.model = model
+    hook.adapter.bind(model)
+
+    out_dir = osp.join(cfg.work_dir, 'relation_report')
+    report = dict(config=args.config, checkpoint=args.checkpoint,
+                  adapter=hook_cfg['adapter'], protocol=hook_cfg['protocol'],
+                  num_batches=args.num_batches, seed=args.seed, domains={})
+    source_r = None
+    for domain in domains:
+        name = domain['name']
+        loader = Runner.build_dataloader(domain_dataloader(cfg, domain),
+                                         seed=args.seed)
+        batches = first_batches(loader, args.num_batches)
+        hook.adapter.reset()
+        before, before_rec = relation_record(model, batches, args.seed)
+        steps = hook.adapter.stats['steps']
+        set_random_seed(args.seed)
+        adapt_like_the_test_loop(hook, loader, batches)
+        steps = hook.adapter.stats['steps'] - steps
+        after, after_rec = relation_record(model, batches, args.seed)
+        hook.adapter.reset()
+        if source_r is None:
+            source_r = before
+        tasks = before_rec['tasks']
+        to_source = {k: float(np.nanmean(np.abs(m - source_r)))
+                     for k, m in (('before', before), ('after', after))}
+        report['domains'][name] = dict(
+            before=before_rec, after=after_rec,
+            difference=json_matrix(after - before),
+            mean_abs_to_source_before=to_source,
+            adaptation_steps=steps)
+        save_relation_heatmaps(osp.join(out_dir, f'{name}.png'), tasks, [
+            HeatmapPanel(f'{name}: before adaptation\nmean |R - R_source| = '
+                         f'{to_source["before"]:.3f}', before,
+                         column_notes=gain_notes(before_rec)),
+            HeatmapPanel(f'{name}: after adaptation\nmean |R - R_source| = '
+                         f'{to_source["after"]:.3f}', after,
+                         column_notes=gain_notes(after_rec)),
+            HeatmapPanel(f'{name}: after - before', after - before,
+                         difference=True),
+        ])
+        print_log(f'{name} before adaptation:\n{format_matrix(before, tasks)}'
+                  f'\n{name} after adaptation:\n'
+                  f'{format_matrix(after, tasks)}\nmean |R - R_source|: '
+                  f'before {to_source["before"]:.3f}, after '
+                  f'{to_source["after"]:.3f}', logger='current')
+    out = osp.join(out_dir, 'relations.json')
+    dump_json_atomic(report, out)
+    print_log(f'task relations: {out} and one PNG per domain in {out_dir}',
+              logger='current')
+
+
+if __name__ == '__main__':
+    main()
