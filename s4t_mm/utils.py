@@ -44,3 +44,25 @@ def unwrap_model(model):
     """The model inside a (Distributed)DataParallel-style wrapper."""
     from mmengine.model import is_model_wrapper
     return model.module if is_model_wrapper(model) else model
+
+
+def check_config_keys(cls, cfg: dict, what: str) -> None:
+    """Raise if ``cfg`` (minus ``type``) has keys ``cls`` does not accept,
+    naming the bad keys and the valid ones (constructor arguments of
+    ``cls`` and of the bases its ``**kwargs`` reach)."""
+    import inspect
+    valid, open_kwargs = set(), True
+    for klass in cls.__mro__:
+        if '__init__' not in vars(klass) or klass is object:
+            continue
+        params = inspect.signature(klass.__init__).parameters.values()
+        valid |= {p.name for p in params
+                  if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        open_kwargs = any(p.kind is p.VAR_KEYWORD for p in params)
+        if not open_kwargs:
+            break
+    valid.discard('self')
+    unknown = sorted(set(cfg) - valid - {'type'})
+    if unknown and not open_kwargs:
+        raise ValueError(f'unknown {what} key(s) {unknown} for '
+                         f'{cls.__name__}; valid: {", ".join(sorted(valid))}')

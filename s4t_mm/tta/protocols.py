@@ -5,6 +5,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from s4t_mm.registry import TASK_UTILS
+from s4t_mm.utils import check_config_keys
 
 
 class AdaptationProtocol:
@@ -100,6 +101,9 @@ class PaperProtocol(AdaptationProtocol):
         self.seed = seed
 
     def adaptation_batches(self, dataloader: DataLoader) -> Iterator[dict]:
+        if len(dataloader.dataset) == 0:
+            raise ValueError('the target set is empty: the paper protocol '
+                             'has no batch to adapt on')
         generator = torch.Generator().manual_seed(self.seed)
         loader = DataLoader(
             dataloader.dataset,
@@ -115,15 +119,10 @@ class PaperProtocol(AdaptationProtocol):
 
     def before_domain(self, hook, runner):
         hook.adapter.reset()
-        adapted = 0
         for i, batch in enumerate(
                 self.adaptation_batches(runner.test_dataloader)):
             hook.adapter.adapt(hook.unlabeled_inputs(batch), self.steps,
                                seed=hook.batch_seed(batch, i))
-            adapted += 1
-        if adapted == 0:
-            raise ValueError('the target set is empty: the paper protocol '
-                             'has no batch to adapt on')
         hook.broadcast_adapted_state()
 
 
@@ -136,4 +135,5 @@ def build_protocol(cfg) -> AdaptationProtocol:
     if cfg.get('type') not in PROTOCOLS:
         raise ValueError(f'unknown protocol {cfg.get("type")!r}; valid: '
                          f'{", ".join(PROTOCOLS)}')
+    check_config_keys(TASK_UTILS.get(cfg['type']), cfg, 'protocol')
     return TASK_UTILS.build(cfg)

@@ -108,6 +108,16 @@ def test_test_time_adapt_writes_table_and_json(trained):
     assert 'delta_m' in log and 'target_cool' in log
 
 
+def test_same_config_seed_and_machine_give_byte_identical_json(trained):
+    tmp_path, work, _ = trained
+    outs = [tmp_path / f'run{i}.json' for i in range(2)]
+    for i, out in enumerate(outs):
+        _run(['tools/test_time_adapt.py', _write_config(tmp_path, 6),
+              '--checkpoint', str(work / 'iter_6.pth'),
+              '--work-dir', str(tmp_path / f'det{i}'), '--out', str(out)])
+    assert outs[0].read_bytes() == outs[1].read_bytes()
+
+
 def test_class_count_mismatch_with_the_checkpoint_is_an_error(trained):
     tmp_path, work, _ = trained
     out = subprocess.run(

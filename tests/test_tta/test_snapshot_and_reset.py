@@ -19,16 +19,16 @@ def test_snapshot_restores_in_place_bitwise():
     assert b.tolist() == [0, 0, 0]
 
 
-def test_reset_after_many_episodes_is_bitwise_source_state():
+def test_after_100_episodes_the_state_is_bitwise_the_source_state():
     model = MODELS.build(tiny_model_cfg(relation=True))
     source = {k: v.clone() for k, v in model.state_dict().items()}
     adapter = ADAPTERS.build(dict(
         type='S4TAdapter', optimizer=dict(type='SGD', lr=0.05,
                                           momentum=0.9))).bind(model)
     inputs = model.data_preprocessor(synthetic_batch())['inputs']
-    for _ in range(5):
+    for _ in range(100):
         adapter.reset()
-        adapter.adapt(inputs, steps=2)
+        adapter.adapt(inputs, steps=1)
     assert any(not torch.equal(source[k], v)
                for k, v in model.state_dict().items())
     adapter.reset()

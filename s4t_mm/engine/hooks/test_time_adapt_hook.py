@@ -7,7 +7,7 @@ import torch.distributed as dist
 from mmengine.hooks import Hook
 
 from s4t_mm.registry import ADAPTERS, HOOKS
-from s4t_mm.utils import unwrap_model
+from s4t_mm.utils import check_config_keys, unwrap_model
 from s4t_mm.structures import without_ground_truth
 from s4t_mm.tta.protocols import build_protocol
 
@@ -44,11 +44,12 @@ class TestTimeAdaptHook(Hook):
     def __init__(self, adapter: dict,
                  protocol: Union[str, dict] = dict(type='episodic', steps=1),
                  seed: int = 0):
-        name = adapter.get('type', '') if isinstance(adapter, dict) else ''
-        if isinstance(name, str) and ADAPTERS.get(name) is None:
+        name = adapter.get('type', '')
+        if ADAPTERS.get(name) is None:
             valid = sorted(ADAPTERS.module_dict)
             raise ValueError(f'unknown adapter (method) {name!r}; registered '
                              f'adapters: {", ".join(valid)}')
+        check_config_keys(ADAPTERS.get(name), adapter, 'adapter')
         self.adapter = ADAPTERS.build(adapter)
         self.protocol = build_protocol(protocol)
         self.seed = seed
