@@ -19,6 +19,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     import s4t_mm.evaluation  # noqa: F401
     import s4t_mm.models  # noqa: F401
     import s4t_mm.tta  # noqa: F401
+    import s4t_mm.visualization  # noqa: F401
     mmseg.utils.register_all_modules(init_default_scope=False)
     if not init_default_scope:
         return
@@ -62,6 +63,7 @@ def check_config_keys(cls, cfg: dict, what: str) -> None:
         if not open_kwargs:
             break
     valid.discard('self')
+    valid.add('_scope_')
     unknown = sorted(set(cfg) - valid - {'type'})
     if unknown and not open_kwargs:
         raise ValueError(f'unknown {what} key(s) {unknown} for '

@@ -53,6 +53,9 @@ if ! "$PY" -c "import mmcv, mmcv._ext, sys; sys.exit(mmcv.__version__ != '2.1.0'
   fi
   say "mmcv ready after $((SECONDS - start)) s"
 fi
+# The mmcv build needs setuptools<70; torch 2.13 asks for >=77, and
+# setuptools >= 81 drops pkg_resources, which mmengine imports.
+pip_q "setuptools>=77,<81"
 
 if [ "$WITH_TESTS" = 1 ]; then
   say "test requirements"

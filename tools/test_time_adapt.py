@@ -2,7 +2,7 @@
 
     python tools/test_time_adapt.py CONFIG --checkpoint CKPT
         [--work-dir DIR] [--out FILE.json] [--seeds 0 1 2]
-        [--cfg-options k=v ...] [--launcher {none,pytorch}]
+        [--show-dir DIR] [--cfg-options k=v ...] [--launcher {none,pytorch}]
 
 The config is an ordinary test config with a ``TestTimeAdaptHook`` in
 ``custom_hooks`` and a ``target_domains`` list. Each domain is tested once
@@ -20,6 +20,7 @@ from mmengine.logging import print_log
 
 from s4t_mm.apis import (check_domains, format_table, run_domains, summarize,
                          tta_hook_cfg)
+from s4t_mm.engine.hooks import compose_comparisons, with_visualization_hook
 from s4t_mm.engine.launch import default_work_dir, setup_launcher
 from s4t_mm.evaluation.functional import delta_m_keys
 from s4t_mm.utils import dump_json_atomic, register_all_modules
@@ -37,6 +38,11 @@ def parse_args():
     parser.add_argument('--domains', default='target_domains',
                         help='config key of the domain list; e.g. '
                         'validation_domains to choose hyper-parameters')
+    parser.add_argument('--show-dir',
+                        help='draw every target image with ground truth, '
+                        'source-only and adapted predictions side by side '
+                        'into DIR/comparison/<domain>/ (per-run drawings in '
+                        'DIR/<run>/<domain>/)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys')
     parser.add_argument('--launcher', default='none',
@@ -65,17 +71,30 @@ def main():
                          'custom_hooks; nothing to adapt with')
     domains = check_domains(cfg, args.domains)
 
-    source = run_domains(cfg, args.checkpoint, domains, adapt=False,
-                         seed=args.seeds[0], work_dir=cfg.work_dir,
-                         name='source_only')
+    names = [d['name'] for d in domains]
+
+    def drawn(tag):
+        return with_visualization_hook(cfg, args.show_dir, tag, names) \
+            if args.show_dir else cfg
+
+    source = run_domains(drawn('source_only'), args.checkpoint, domains,
+                         adapt=False, seed=args.seeds[0],
+                         work_dir=cfg.work_dir, name='source_only')
     adapted = [
-        run_domains(cfg, args.checkpoint, domains, adapt=True, seed=seed,
-                    work_dir=cfg.work_dir, name=f'adapted_seed{seed}')
-        for seed in args.seeds
+        run_domains(drawn(f'adapted_seed{seed}'), args.checkpoint, domains,
+                    adapt=True, seed=seed, work_dir=cfg.work_dir,
+                    name=f'adapted_seed{seed}') for seed in args.seeds
     ]
     summary = summarize(source, adapted, args.seeds)
     if get_rank() != 0:
         return
+    if args.show_dir:
+        written = compose_comparisons(
+            args.show_dir,
+            ['source_only'] + [f'adapted_seed{s}' for s in args.seeds])
+        print_log(f'{len(written)} side-by-side drawings in '
+                  f'{osp.join(args.show_dir, "comparison")}',
+                  logger='current')
     first = next(iter(summary.values()))
     table = format_table(summary, delta_m_keys(first['adapted'],
                                                first['source']))

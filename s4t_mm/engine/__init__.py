@@ -1,10 +1,12 @@
 from .checkpoint import (SAFE_CHECKPOINT_GLOBALS, UnsafeCheckpointError,
                          install_safe_checkpoint_loader, load_checkpoint_file)
-from .hooks import TaskRelationHook, TestTimeAdaptHook
+from .hooks import (MultiTaskVisualizationHook, TaskRelationHook,
+                    TestTimeAdaptHook)
 from .optimizers import AutocastOptimWrapper
 
 __all__ = [
     'SAFE_CHECKPOINT_GLOBALS', 'UnsafeCheckpointError',
     'install_safe_checkpoint_loader', 'load_checkpoint_file',
-    'TaskRelationHook', 'TestTimeAdaptHook', 'AutocastOptimWrapper'
+    'MultiTaskVisualizationHook', 'TaskRelationHook', 'TestTimeAdaptHook',
+    'AutocastOptimWrapper'
 ]

@@ -136,4 +136,6 @@ def build_protocol(cfg) -> AdaptationProtocol:
         raise ValueError(f'unknown protocol {cfg.get("type")!r}; valid: '
                          f'{", ".join(PROTOCOLS)}')
     check_config_keys(TASK_UTILS.get(cfg['type']), cfg, 'protocol')
+    # explicit scope: the hook may be built inside a plain mmseg config
+    cfg['_scope_'] = 's4t_mm'
     return TASK_UTILS.build(cfg)

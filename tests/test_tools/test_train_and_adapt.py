@@ -91,10 +91,15 @@ def test_resume_continues_the_loss_curve(trained):
 def test_test_time_adapt_writes_table_and_json(trained):
     tmp_path, work, _ = trained
     out = tmp_path / 'results.json'
+    show = tmp_path / 'show'
     log = _run(['tools/test_time_adapt.py', _write_config(tmp_path, 6),
                 '--checkpoint', str(work / 'iter_6.pth'),
                 '--work-dir', str(tmp_path / 'tta'), '--out', str(out),
-                '--seeds', '0', '1'])
+                '--seeds', '0', '1', '--show-dir', str(show)])
+    for domain in ('target_cool', 'fog-3'):
+        drawings = list((show / 'comparison' / domain).glob('*.png'))
+        assert len(drawings) == 8
+        assert all(p.stat().st_size > 0 for p in drawings)
     results = json.loads(out.read_text())
     assert results['method'] == 'S4TAdapter'
     assert results['protocol']['type'] == 'paper'

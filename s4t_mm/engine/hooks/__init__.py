@@ -1,4 +1,10 @@
+from .multi_task_visualization_hook import (MultiTaskVisualizationHook,
+                                            compose_comparisons,
+                                            with_visualization_hook)
 from .task_relation_hook import TaskRelationHook
 from .test_time_adapt_hook import TestTimeAdaptHook
 
-__all__ = ['TaskRelationHook', 'TestTimeAdaptHook']
+__all__ = [
+    'MultiTaskVisualizationHook', 'compose_comparisons',
+    'with_visualization_hook', 'TaskRelationHook', 'TestTimeAdaptHook'
+]

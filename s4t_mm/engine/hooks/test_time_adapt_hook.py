@@ -50,7 +50,7 @@ class TestTimeAdaptHook(Hook):
             raise ValueError(f'unknown adapter (method) {name!r}; registered '
                              f'adapters: {", ".join(valid)}')
         check_config_keys(ADAPTERS.get(name), adapter, 'adapter')
-        self.adapter = ADAPTERS.build(adapter)
+        self.adapter = ADAPTERS.build(dict(adapter, _scope_='s4t_mm'))
         self.protocol = build_protocol(protocol)
         self.seed = seed
         self.model: Optional[torch.nn.Module] = None

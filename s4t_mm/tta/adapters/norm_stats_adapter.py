@@ -13,7 +13,8 @@ class NormStatsAdapter(BaseAdapter):
     """Update the running statistics of every BatchNorm layer with target
     batches; no gradient step, no parameter moves.
 
-    Each adaptation step is one forward pass in train mode. With
+    Each adaptation step is one forward pass of the whole model (backbone
+    and heads) in train mode. With
     ``momentum=1.0`` and one step per batch (episodic protocol) prediction
     uses exactly the batch's own statistics (Schneider et al., 2020); smaller
     momenta blend source and target statistics.
@@ -48,5 +49,6 @@ class NormStatsAdapter(BaseAdapter):
         return super().bind(model)
 
     def objective(self, model, inputs: torch.Tensor):
-        model.extract_feat(inputs)
+        # the full forward, so BatchNorms in heads/decoders adapt too
+        model(inputs, mode='tensor')
         return {}

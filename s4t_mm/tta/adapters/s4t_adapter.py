@@ -59,7 +59,8 @@ class S4TAdapter(BaseAdapter):
     def bind(self, model):
         if self.weighting == 'uncertainty':
             self.combiner = MODELS.build(dict(
-                type='UncertaintyWeightCombiner', tasks=list(model.tasks)))
+                type='UncertaintyWeightCombiner', tasks=list(model.tasks),
+                _scope_='s4t_mm'))
         return super().bind(model)
 
     def extra_modules(self):
