@@ -32,7 +32,6 @@ def build_model(args):
     torch.manual_seed(0)
     cfg = Config.fromfile(args.config)
     model = MODELS.build(cfg.model).to(args.device)
-    model.init_weights()
     return model
 
 

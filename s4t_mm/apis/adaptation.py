@@ -32,6 +32,23 @@ def without_tta_hook(cfg: Config) -> Config:
     return cfg
 
 
+def with_seed(cfg: Config, seed: int) -> Config:
+    """A copy of ``cfg`` whose adaptation draws depend on ``seed``: the
+    TestTimeAdaptHook's seed (random masks etc.) and, for the paper
+    protocol, which target images form the adaptation batch. The Runner's
+    own seed alone leaves both fixed."""
+    cfg = copy.deepcopy(cfg)
+    hook = tta_hook_cfg(cfg)
+    if hook is None:
+        raise ValueError('the config has no TestTimeAdaptHook in '
+                         'custom_hooks; there is no adaptation to seed')
+    hook['seed'] = seed
+    protocol = hook.get('protocol')
+    if isinstance(protocol, dict) and protocol.get('type') == 'paper':
+        protocol['seed'] = seed
+    return cfg
+
+
 def domain_dataloader(cfg: Config, domain: dict) -> ConfigDict:
     """The test dataloader of one target domain.
 
@@ -71,12 +88,13 @@ def run_domains(cfg: Config, checkpoint: str, domains: Sequence[dict],
                 name: str) -> Dict[str, dict]:
     """Test the checkpoint on each domain with one Runner.
 
-    With ``adapt`` the config's TestTimeAdaptHook stays in place and, since
-    one runner (one model) walks the domains in order, an online protocol
-    carries its state from domain to domain; without it the hook is removed
-    (source-only). Returns ``{domain: {'metrics': ..., 'tta_stats': ...}}``.
+    With ``adapt`` the config's TestTimeAdaptHook stays in place, seeded
+    with ``seed`` (:func:`with_seed`), and, since one runner (one model)
+    walks the domains in order, an online protocol carries its state from
+    domain to domain; without it the hook is removed (source-only). Returns
+    ``{domain: {'metrics': ..., 'tta_stats': ...}}``.
     """
-    run_cfg = copy.deepcopy(cfg) if adapt else without_tta_hook(cfg)
+    run_cfg = with_seed(cfg, seed) if adapt else without_tta_hook(cfg)
     run_cfg.load_from = None
     run_cfg.resume = False
     run_cfg.work_dir = work_dir

@@ -4,8 +4,9 @@ from .losses import *  # noqa: F401,F403
 from .mtl_models import MultiTaskEncoderDecoder
 from .necks import MultiLevelConcat
 from .relation import TaskRelationPredictor
+from .self_supervised import MaskedImageReconstruction
 
 __all__ = [
     'MultiTaskDataPreprocessor', 'MultiTaskEncoderDecoder',
-    'MultiLevelConcat', 'TaskRelationPredictor'
+    'MultiLevelConcat', 'TaskRelationPredictor', 'MaskedImageReconstruction'
 ]

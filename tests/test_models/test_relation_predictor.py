@@ -100,3 +100,13 @@ def test_bad_sizes_are_rejected():
         MaskedTaskAutoencoder(4, 2, input_size=10, patch_size=4)
     with pytest.raises(ValueError, match=r'mask_ratio must lie in \[0, 1\)'):
         _predictor(mask_ratio=1.0)
+
+
+def test_patch_embedding_matches_the_strided_convolution():
+    ae = MaskedTaskAutoencoder(5, 2, input_size=16, patch_size=4,
+                               embed_dim=8, depth=1, num_heads=2,
+                               decoder_embed_dim=8, decoder_depth=1,
+                               decoder_num_heads=2)
+    x = torch.randn(2, 5, 16, 16)
+    expected = ae.patch_embed(x).flatten(2).transpose(1, 2)
+    torch.testing.assert_close(ae.embed_patches(x), expected)

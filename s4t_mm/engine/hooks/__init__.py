@@ -2,9 +2,11 @@ from .multi_task_visualization_hook import (MultiTaskVisualizationHook,
                                             compose_comparisons,
                                             with_visualization_hook)
 from .task_relation_hook import TaskRelationHook
+from .task_sync_hook import TaskSyncHook
 from .test_time_adapt_hook import TestTimeAdaptHook
 
 __all__ = [
     'MultiTaskVisualizationHook', 'compose_comparisons',
-    'with_visualization_hook', 'TaskRelationHook', 'TestTimeAdaptHook'
+    'with_visualization_hook', 'TaskRelationHook', 'TaskSyncHook',
+    'TestTimeAdaptHook'
 ]

@@ -4,6 +4,7 @@ from typing import Optional, Tuple
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from .transformer_block import TransformerBlock
 
@@ -115,6 +116,22 @@ class MaskedTaskAutoencoder(nn.Module):
         mask[:, :keep] = 0
         return kept, mask.gather(1, ids_restore), ids_restore
 
+    def embed_patches(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, S, S) -> (N, L, embed_dim) patch tokens, row-major.
+
+        The same map as ``patch_embed`` (a stride-``patch_size`` conv),
+        computed as one matrix product over the flattened patches: on CPUs
+        the backward pass of a large-kernel strided convolution is several
+        times slower than the equivalent GEMM.
+        """
+        n, c, h, w = x.shape
+        p = self.patch_size
+        patches = x.reshape(n, c, h // p, p, w // p, p).permute(
+            0, 2, 4, 1, 3, 5).reshape(n, (h // p) * (w // p), c * p * p)
+        weight = self.patch_embed.weight
+        return F.linear(patches, weight.reshape(weight.shape[0], -1),
+                        self.patch_embed.bias)
+
     def forward(self, x: torch.Tensor, mask_ratio: float,
                 generator: Optional[torch.Generator] = None
                 ) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -122,8 +139,7 @@ class MaskedTaskAutoencoder(nn.Module):
 
         Returns the reconstruction and the (N, L) patch mask.
         """
-        tokens = self.patch_embed(x).flatten(2).transpose(1, 2)
-        tokens = tokens + self.pos_embed
+        tokens = self.embed_patches(x) + self.pos_embed
         tokens, mask, ids_restore = self.random_masking(tokens, mask_ratio,
                                                         generator)
         for block in self.blocks:

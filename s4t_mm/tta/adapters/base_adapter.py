@@ -221,8 +221,9 @@ class BaseAdapter:
         return torch.autocast(device.type, dtype=dtype)
 
     def _params_finite(self) -> bool:
-        params = [p for _, p in self.adapted]
-        norms = torch._foreach_norm(params, float('inf'))
+        # One fused L2 norm per tensor: NaN and +-inf propagate into it (a
+        # finite tensor above ~1e19 overflows too, which is broken anyway).
+        norms = torch._foreach_norm([p for _, p in self.adapted])
         return bool(torch.isfinite(torch.stack(norms)).all())
 
 

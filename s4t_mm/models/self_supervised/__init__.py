@@ -1,0 +1,3 @@
+from .masked_image_reconstruction import MaskedImageReconstruction
+
+__all__ = ['MaskedImageReconstruction']
