@@ -63,8 +63,7 @@ def check_config_keys(cls, cfg: dict, what: str) -> None:
         if not open_kwargs:
             break
     valid.discard('self')
-    valid.add('_scope_')
-    unknown = sorted(set(cfg) - valid - {'type'})
+    unknown = sorted(set(cfg) - valid - {'type', '_scope_'})
     if unknown and not open_kwargs:
         raise ValueError(f'unknown {what} key(s) {unknown} for '
                          f'{cls.__name__}; valid: {", ".join(sorted(valid))}')
