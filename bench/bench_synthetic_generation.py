@@ -16,7 +16,6 @@ import argparse  # noqa: E402
 import time  # noqa: E402
 
 import cv2  # noqa: E402
-import numpy as np  # noqa: E402
 
 from s4t_mm.datasets.synthetic import STYLES  # noqa: E402
 from s4t_mm.datasets.synthetic_world_dataset import render_sample  # noqa

@@ -17,11 +17,11 @@ against the step, up = better) and a JSON of all reports.
 import argparse
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.logging import print_log
 
 from s4t_mm.apis import check_domains
-from s4t_mm.engine.launch import default_work_dir
+from s4t_mm.engine.launch import load_tool_config
 from s4t_mm.tta.sync_analysis import run_sync_analysis
 from s4t_mm.utils import dump_json_atomic, register_all_modules
 
@@ -57,14 +57,8 @@ def parse_args():
 def main():
     args = parse_args()
     register_all_modules(init_default_scope=False)
-    if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(
-            f'checkpoint {args.checkpoint!r} does not exist; train one with '
-            'tools/train.py or pass the path of a .pth file')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    default_work_dir(cfg, args.config, args.work_dir)
+    cfg = load_tool_config(args.config, args.checkpoint, args.work_dir,
+                           args.cfg_options)
     domains = check_domains(cfg, args.domains)
     if args.only:
         unknown = set(args.only) - {d['name'] for d in domains}

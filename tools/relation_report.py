@@ -32,14 +32,14 @@ from types import SimpleNamespace
 
 import numpy as np
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner, load_checkpoint
 from mmengine.runner.utils import set_random_seed
 
 from s4t_mm.apis.adaptation import (check_domains, domain_dataloader,
                                     tta_hook_cfg)
-from s4t_mm.engine.launch import default_work_dir
+from s4t_mm.engine.launch import load_tool_config
 from s4t_mm.evaluation.task_relations import (HeatmapPanel, first_batches,
                                               gain_notes, json_matrix,
                                               relation_record,
@@ -98,14 +98,8 @@ def format_matrix(matrix, tasks):
 def main():
     args = parse_args()
     register_all_modules(init_default_scope=True)
-    if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(
-            f'checkpoint {args.checkpoint!r} does not exist; train one with '
-            'tools/train.py or pass the path of a .pth file')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    default_work_dir(cfg, args.config, args.work_dir)
+    cfg = load_tool_config(args.config, args.checkpoint, args.work_dir,
+                           args.cfg_options)
     hook_cfg = tta_hook_cfg(cfg)
     if hook_cfg is None:
         raise ValueError(f'{args.config} has no TestTimeAdaptHook in '

@@ -14,14 +14,14 @@ import argparse
 import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.dist import get_rank
 from mmengine.logging import print_log
 
 from s4t_mm.apis import (check_domains, format_table, run_domains, summarize,
                          tta_hook_cfg)
 from s4t_mm.engine.hooks import compose_comparisons, with_visualization_hook
-from s4t_mm.engine.launch import default_work_dir, setup_launcher
+from s4t_mm.engine.launch import load_tool_config, setup_launcher
 from s4t_mm.evaluation.functional import delta_m_keys
 from s4t_mm.utils import dump_json_atomic, register_all_modules
 
@@ -56,14 +56,8 @@ def parse_args():
 def main():
     args = parse_args()
     register_all_modules(init_default_scope=False)
-    if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(
-            f'checkpoint {args.checkpoint!r} does not exist; train one with '
-            'tools/train.py or pass the path of a .pth file')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    default_work_dir(cfg, args.config, args.work_dir)
+    cfg = load_tool_config(args.config, args.checkpoint, args.work_dir,
+                           args.cfg_options)
     setup_launcher(cfg, args.launcher)
     hook = tta_hook_cfg(cfg)
     if hook is None:

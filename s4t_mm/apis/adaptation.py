@@ -83,6 +83,33 @@ def check_domains(cfg: Config, key: str = 'target_domains') -> List[dict]:
     return list(domains)
 
 
+def build_runner(run_cfg: Config, checkpoint: str, domains: Sequence[dict],
+                 seed: int, work_dir: str, name: str) -> Runner:
+    """A Runner for ``run_cfg`` with the checkpoint's weights loaded (after
+    checking they fit the model) and no checkpoint left for it to load."""
+    run_cfg.load_from = None
+    run_cfg.resume = False
+    run_cfg.work_dir = work_dir
+    run_cfg.experiment_name = name
+    run_cfg.randomness = dict(seed=seed, deterministic=False)
+    run_cfg.test_dataloader = domain_dataloader(run_cfg, domains[0])
+    runner = Runner.from_cfg(run_cfg)
+    load_model_weights(unwrap_model(runner.model), checkpoint)
+    return runner
+
+
+def evaluate_domain(runner: Runner, run_cfg: Config, domain: dict) -> dict:
+    """Run the runner's test loop on one domain; returns its metrics."""
+    loader = domain_dataloader(run_cfg, domain)
+    runner._test_loop = TestLoop(runner, loader, run_cfg.test_evaluator)
+    if len(runner.test_loop.dataloader.dataset) == 0:
+        raise ValueError(f'target domain {domain["name"]!r} has no '
+                         'samples; check its dataset settings')
+    print_log(f'[{runner.experiment_name}] {domain["name"]}',
+              logger='current')
+    return dict(runner.test())
+
+
 def run_domains(cfg: Config, checkpoint: str, domains: Sequence[dict],
                 adapt: bool, seed: int, work_dir: str,
                 name: str) -> Dict[str, dict]:
@@ -95,26 +122,12 @@ def run_domains(cfg: Config, checkpoint: str, domains: Sequence[dict],
     ``{domain: {'metrics': ..., 'tta_stats': ...}}``.
     """
     run_cfg = with_seed(cfg, seed) if adapt else without_tta_hook(cfg)
-    run_cfg.load_from = None
-    run_cfg.resume = False
-    run_cfg.work_dir = work_dir
-    run_cfg.experiment_name = name
-    run_cfg.randomness = dict(seed=seed, deterministic=False)
-    run_cfg.test_dataloader = domain_dataloader(run_cfg, domains[0])
-    runner = Runner.from_cfg(run_cfg)
-    load_model_weights(unwrap_model(runner.model), checkpoint)
+    runner = build_runner(run_cfg, checkpoint, domains, seed, work_dir, name)
     results = {}
     for domain in domains:
-        loader = domain_dataloader(run_cfg, domain)
-        runner._test_loop = TestLoop(runner, loader, run_cfg.test_evaluator)
-        if len(runner.test_loop.dataloader.dataset) == 0:
-            raise ValueError(f'target domain {domain["name"]!r} has no '
-                             'samples; check its dataset settings')
-        print_log(f'[{name}] {domain["name"]}', logger='current')
-        metrics = runner.test()
+        metrics = evaluate_domain(runner, run_cfg, domain)
         stats = runner.message_hub.get_info('tta_stats') if adapt else None
-        results[domain['name']] = dict(metrics=dict(metrics),
-                                       tta_stats=stats)
+        results[domain['name']] = dict(metrics=metrics, tta_stats=stats)
     return results
 
 

@@ -57,3 +57,19 @@ def setup_launcher(cfg: Config, launcher: str) -> None:
     cfg.setdefault('model_wrapper_cfg',
                    dict(type='MMDistributedDataParallel', device_ids=None))
     os.environ.setdefault('LOCAL_RANK', str(dist.get_rank()))
+
+
+def load_tool_config(config: str, checkpoint: str = None,
+                     work_dir: str = None, cfg_options: dict = None
+                     ) -> Config:
+    """The config of a ``tools/`` entry point: checks the checkpoint exists,
+    applies ``--cfg-options`` and the work-dir rule."""
+    if checkpoint is not None and not osp.isfile(checkpoint):
+        raise FileNotFoundError(
+            f'checkpoint {checkpoint!r} does not exist; train one with '
+            'tools/train.py or pass the path of a .pth file')
+    cfg = Config.fromfile(config)
+    if cfg_options is not None:
+        cfg.merge_from_dict(cfg_options)
+    default_work_dir(cfg, config, work_dir)
+    return cfg

@@ -13,16 +13,13 @@ import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
-import numpy as np
 from mmengine.config import Config
 from mmengine.dist import is_main_process
 from mmengine.logging import print_log
-from mmengine.runner import Runner, TestLoop
 
-from s4t_mm.apis.adaptation import (domain_dataloader, tta_hook_cfg,
-                                    with_seed)
+from s4t_mm.apis.adaptation import (build_runner, evaluate_domain,
+                                    tta_hook_cfg, with_seed)
 from s4t_mm.evaluation.functional import METRIC_DIRECTIONS, delta_m_keys
-from s4t_mm.utils import unwrap_model
 
 SYNC_HOOK_TYPES = ('TaskSyncHook', 's4t_mm.TaskSyncHook')
 
@@ -206,24 +203,14 @@ def run_sync_analysis(cfg: Config, checkpoint: str, domains: Sequence[dict],
     ``'plot'`` in its report).
     """
     # the engine imports this module
-    from s4t_mm.engine.checkpoint import load_model_weights
     from s4t_mm.engine.hooks.task_sync_hook import TaskSyncHook
     run_cfg = with_sync_hook(with_seed(cfg, seed), interval, steps,
                              tolerance)
-    run_cfg.load_from = None
-    run_cfg.resume = False
-    run_cfg.work_dir = work_dir
-    run_cfg.experiment_name = name
-    run_cfg.randomness = dict(seed=seed, deterministic=False)
-    run_cfg.test_dataloader = domain_dataloader(run_cfg, domains[0])
-    runner = Runner.from_cfg(run_cfg)
-    load_model_weights(unwrap_model(runner.model), checkpoint)
+    runner = build_runner(run_cfg, checkpoint, domains, seed, work_dir, name)
     hook = next(h for h in runner.hooks if isinstance(h, TaskSyncHook))
     reports = {}
     for domain in domains:
-        loader = domain_dataloader(run_cfg, domain)
-        runner._test_loop = TestLoop(runner, loader, run_cfg.test_evaluator)
-        runner.test()
+        evaluate_domain(runner, run_cfg, domain)
         report = dict(hook.reports[-1])
         if plot_dir is not None and is_main_process():
             report['plot'] = plot_sync(

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from mmengine.runner import Runner
 
-import s4t_mm.engine.hooks.task_relation_hook  # noqa: F401 (registers)
 from s4t_mm.datasets.transforms.corruption import ImageCorruption
 from s4t_mm.engine.hooks.task_relation_hook import domain_name
 from s4t_mm.registry import HOOKS

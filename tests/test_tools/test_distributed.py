@@ -1,9 +1,7 @@
 """Two CPU processes (torchrun, gloo) give the same episodic results as one."""
 import json
-import os.path as osp
 import shutil
 import subprocess
-import sys
 
 import pytest
 

@@ -5,8 +5,6 @@ import pytest
 import torch
 
 import s4t_mm.models.self_supervised  # noqa: F401
-import s4t_mm.tta.adapters.eata_adapter  # noqa: F401
-import s4t_mm.tta.adapters.masked_image_adapter  # noqa: F401
 from s4t_mm.registry import ADAPTERS, MODELS
 from s4t_mm.tta.adapters.base_adapter import norm_layers
 from ..test_models.utils import (TINY_FUSED_CHANNELS, synthetic_batch,
