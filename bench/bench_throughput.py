@@ -31,12 +31,9 @@ def main():
     args = p.parse_args()
     model = build_model(args)
     inputs = random_inputs(args)
-    if args.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-        inputs = inputs.contiguous(memory_format=torch.channels_last)
-    adapter = ADAPTERS.build(dict(type='S4TAdapter', amp=args.amp)
-                             if args.amp != 'none' else
-                             dict(type='S4TAdapter')).bind(model)
+    adapter = ADAPTERS.build(dict(
+        type='S4TAdapter', channels_last=args.channels_last,
+        amp=None if args.amp == 'none' else args.amp)).bind(model)
 
     def step():
         adapter.adapt(inputs, steps=1)

@@ -83,3 +83,24 @@ def test_bf16_adaptation_runs_and_moves_parameters():
     assert any(not torch.equal(b, p) for b, (_, p) in zip(before,
                                                           adapter.adapted))
     assert all(p.dtype == torch.float32 for _, p in adapter.adapted)
+
+
+def test_channels_last_gives_the_same_adaptation():
+    inputs = None
+    params = []
+    for channels_last in (False, True):
+        torch.manual_seed(0)
+        model = MODELS.build(tiny_model_cfg(relation=True))
+        adapter = ADAPTERS.build(dict(
+            type='S4TAdapter', channels_last=channels_last,
+            optimizer=dict(type='SGD', lr=0.05))).bind(model)
+        if inputs is None:
+            inputs = model.data_preprocessor(synthetic_batch())['inputs']
+        adapter.adapt(inputs, steps=2, seed=3)
+        conv = model.backbone.stem[0].weight
+        assert conv.is_contiguous(memory_format=torch.channels_last) == \
+            channels_last
+        params.append(torch.cat([p.detach().flatten()
+                                 for _, p in adapter.adapted]))
+        adapter.reset()
+    torch.testing.assert_close(params[0], params[1], rtol=1e-4, atol=1e-5)
