@@ -7,9 +7,9 @@ import torch.distributed as dist
 from mmengine.hooks import Hook
 
 from s4t_mm.registry import ADAPTERS, HOOKS
-from s4t_mm.utils import check_config_keys, unwrap_model
 from s4t_mm.structures import without_ground_truth
 from s4t_mm.tta.protocols import build_protocol
+from s4t_mm.utils import check_config_keys, unwrap_model
 
 
 @HOOKS.register_module()
@@ -45,11 +45,12 @@ class TestTimeAdaptHook(Hook):
                  protocol: Union[str, dict] = dict(type='episodic', steps=1),
                  seed: int = 0):
         name = adapter.get('type', '')
-        if ADAPTERS.get(name) is None:
+        adapter_cls = ADAPTERS.get(name)
+        if adapter_cls is None:
             valid = sorted(ADAPTERS.module_dict)
             raise ValueError(f'unknown adapter (method) {name!r}; registered '
                              f'adapters: {", ".join(valid)}')
-        check_config_keys(ADAPTERS.get(name), adapter, 'adapter')
+        check_config_keys(adapter_cls, adapter, 'adapter')
         self.adapter = ADAPTERS.build(dict(adapter, _scope_='s4t_mm'))
         self.protocol = build_protocol(protocol)
         self.seed = seed

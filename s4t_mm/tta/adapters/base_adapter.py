@@ -138,8 +138,7 @@ class BaseAdapter:
         self.snapshot.restore()
         if self.optimizer is not None:
             self.optimizer.state.clear()
-        if self.scaler is not None:
-            self.scaler = torch.amp.GradScaler(self.scaler._device)
+        self.scaler = None  # a fresh loss scale, created at the next step
         self.stats['resets'] += 1
 
     def set_mode(self) -> None:
