@@ -8,9 +8,16 @@ has a normal with z < 0, as the task-map conventions require.
 Rays are cast for all pixels at once; only the objects are looped over. Ray
 directions are scaled so that their camera-z component is 1, which makes the
 ray parameter ``t`` of a hit its z-buffer depth (not the ray length).
+
+Geometry presets (:data:`GEOMETRIES`) are the structural counterpart of the
+appearance styles: each is a :class:`SceneDistribution` that changes what is
+in the picture (camera, layout, content) the way real datasets differ, not
+how it looks. ``'source'`` is the distribution the source model trains on;
+the others are target shifts (see each entry's comment), and
+``'narrow_fov_high'`` is kept for choosing hyper-parameters only.
 """
 from dataclasses import dataclass, field
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 
@@ -105,7 +112,12 @@ class SceneDistribution:
     """Ranges the scene sampler draws from (metres and radians).
 
     Objects are placed mostly inside the camera's horizontal field of view,
-    so that every image shows several of them.
+    so that every image shows several of them. ``room_y`` (the room's extent
+    along y, default: drawn from ``room_xy`` like x) makes rooms elongated;
+    ``object_weights`` (relative frequency per object kind, default: all
+    kinds equally likely) shifts the class frequencies. Both defaults draw
+    from the generator exactly as the source distribution always did, so the
+    source scenes stay bit-identical.
     """
     room_xy: Tuple[float, float] = (4.0, 8.0)
     room_height: Tuple[float, float] = (2.6, 3.4)
@@ -121,6 +133,100 @@ class SceneDistribution:
             box=((0.15, 0.6), (0.15, 0.6), (0.15, 0.6)),
             sphere=((0.15, 0.5), ),
             cylinder=((0.1, 0.4), (0.2, 0.8))))
+    room_y: Optional[Tuple[float, float]] = None
+    object_weights: Optional[Dict[str, float]] = None
+
+    def __post_init__(self):
+        weights = self.object_weights
+        if weights is None:
+            return
+        unknown = sorted(set(weights) - set(OBJECT_CLASSES))
+        if unknown or min(weights.values()) < 0 or not sum(weights.values()):
+            raise ValueError(f'object_weights must map object kinds '
+                             f'({", ".join(OBJECT_CLASSES)}) to weights >= 0 '
+                             f'with a positive sum, got {weights!r}')
+
+    def kind_probabilities(self) -> np.ndarray:
+        """Probability of each kind of :data:`OBJECT_CLASSES`, in order."""
+        weights = self.object_weights or dict.fromkeys(OBJECT_CLASSES, 1.0)
+        p = np.array([weights.get(kind, 0.0) for kind in OBJECT_CLASSES])
+        return p / p.sum()
+
+
+def _scaled_sizes(scale: float) -> Dict[str, Tuple[Tuple[float, float], ...]]:
+    """The source's object half-size ranges times ``scale``."""
+    return {
+        kind: tuple((lo * scale, hi * scale) for lo, hi in ranges)
+        for kind, ranges in SceneDistribution().half_sizes.items()
+    }
+
+
+# Each preset imitates one real cross-dataset shift; all but 'source' are
+# target geometries, 'narrow_fov_high' is for hyper-parameter selection only.
+GEOMETRIES: Dict[str, SceneDistribution] = dict(
+    # the rooms the source model is trained on: 4-8 m rooms, 3-8 pieces of
+    # furniture, a 55-75 deg lens at eye level (an RGB-D sensor carried
+    # through homes and offices, as in NYUD-v2)
+    source=SceneDistribution(),
+    # another camera: a 95-115 deg wide-angle lens 0.4-0.8 m above the
+    # floor tilted level or up (a robot or action camera instead of a
+    # handheld Kinect): more of the room in view, objects smaller and seen
+    # from below, more ceiling
+    wide_fov_low=SceneDistribution(
+        camera_height=(0.4, 0.8),
+        camera_pitch=(np.deg2rad(-8.0), np.deg2rad(18.0)),
+        fov_x=(np.deg2rad(95.0), np.deg2rad(115.0))),
+    # other content density and scale: 12-20 objects of half the source's
+    # size (cluttered kitchens and bedrooms full of small items instead of
+    # a few pieces of furniture)
+    cluttered_small=SceneDistribution(
+        num_objects=(12, 20),
+        object_distance=(0.8, 4.0),
+        half_sizes=_scaled_sizes(0.5)),
+    # another layout: long narrow corridors (8-14 m x 1.8-2.6 m, low
+    # ceilings) with a few small objects along them, as in the office
+    # buildings of Taskonomy; the view runs down the corridor, so depth
+    # spans far and walls fill the sides
+    corridor=SceneDistribution(
+        room_xy=(8.0, 14.0),
+        room_y=(1.8, 2.6),
+        room_height=(2.4, 2.8),
+        num_objects=(2, 5),
+        object_distance=(1.2, 9.0),
+        min_view_distance=5.0,
+        half_sizes=_scaled_sizes(0.6)),
+    # another layout and scale: large halls (12-20 m square, 4.5-6.5 m
+    # high) with 6-12 large objects spread far out (lobbies, atria,
+    # warehouses); depths about twice those of the source
+    hall=SceneDistribution(
+        room_xy=(12.0, 20.0),
+        room_height=(4.5, 6.5),
+        num_objects=(6, 12),
+        min_view_distance=6.0,
+        object_distance=(3.0, 14.0),
+        on_floor_prob=0.9,
+        half_sizes=_scaled_sizes(1.5)),
+    # other class frequencies: the same rooms furnished mostly with round
+    # things (lamps, stools, pillars, plants) and few boxes, as when a
+    # dataset's dominant classes are rare in another
+    round_objects=SceneDistribution(
+        object_weights=dict(box=0.1, sphere=0.45, cylinder=0.45)),
+    # validation only: a wall-mounted camera with a normal 35-50 deg lens
+    # 2.0-2.5 m up looking down 25-50 deg (surveillance / overhead views):
+    # mostly floor and object tops, few walls, no ceiling
+    narrow_fov_high=SceneDistribution(
+        camera_height=(2.0, 2.5),
+        camera_pitch=(np.deg2rad(-50.0), np.deg2rad(-25.0)),
+        fov_x=(np.deg2rad(35.0), np.deg2rad(50.0))),
+)
+
+
+def get_geometry(name: str) -> SceneDistribution:
+    """The scene distribution of geometry preset ``name``."""
+    if name not in GEOMETRIES:
+        raise ValueError(f'unknown geometry {name!r}; valid geometries: '
+                         f'{", ".join(GEOMETRIES)}')
+    return GEOMETRIES[name]
 
 
 def _sample_object_size(rng, kind, dist):
@@ -135,13 +241,15 @@ def _sample_object_size(rng, kind, dist):
 
 def sample_scene(rng: np.random.Generator,
                  dist: SceneDistribution = SceneDistribution()) -> Scene:
-    """Draw a room, a camera inside it and 3-8 objects in front of it.
+    """Draw a room, a camera inside it and objects in front of it (3-8 for
+    the default distribution).
 
     The camera is kept out of every object (0.3 m clearance) and looks
     towards the room's interior (at least ``min_view_distance`` to the wall
     straight ahead), so no image is just a wall.
     """
-    room = np.array([rng.uniform(*dist.room_xy), rng.uniform(*dist.room_xy),
+    room = np.array([rng.uniform(*dist.room_xy),
+                     rng.uniform(*(dist.room_y or dist.room_xy)),
                      rng.uniform(*dist.room_height)])
     while True:
         cam_xy = rng.uniform(0.5, room[:2] - 0.5)
@@ -157,10 +265,15 @@ def sample_scene(rng: np.random.Generator,
         fov_x=rng.uniform(*dist.fov_x))
 
     kinds = tuple(OBJECT_CLASSES)
+    kind_p = (None if dist.object_weights is None else
+              dist.kind_probabilities())
     objects = []
     num = rng.integers(dist.num_objects[0], dist.num_objects[1] + 1)
     for _ in range(num):
-        kind = kinds[rng.integers(len(kinds))]
+        # the uniform draw stays an integer draw, as the source scenes were
+        # made with it
+        kind = kinds[rng.integers(len(kinds)) if kind_p is None else
+                     rng.choice(len(kinds), p=kind_p)]
         half = _sample_object_size(rng, kind, dist)
         radius_xy = np.hypot(half[0], half[1]) if kind == 'box' else half[0]
         lo = radius_xy + 0.05
