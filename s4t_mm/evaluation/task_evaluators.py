@@ -100,7 +100,9 @@ class NormalsEvaluator(TaskEvaluator):
 
 class EdgeEvaluator(TaskEvaluator):
     """Mean absolute error of edge probabilities (optionally after per-image
-    scale-and-shift alignment) and, when ``odsf``, BSDS ODS F."""
+    scale-and-shift alignment); when ``odsf``, BSDS ODS F; when
+    ``tolerance_f``, the fast tolerance ODS F (``odsF_tol``,
+    :func:`~s4t_mm.evaluation.functional.edge_tolerance_stats`)."""
 
     def __init__(self,
                  align: Optional[str] = None,
@@ -108,6 +110,8 @@ class EdgeEvaluator(TaskEvaluator):
                  thresholds: Thresholds = 19,
                  max_dist: float = 0.0075,
                  thin: bool = True,
+                 tolerance_f: bool = False,
+                 tolerance_px: int = 1,
                  ignore_index=255):
         super().__init__(ignore_index)
         self.align = _check_align('edge_align', align)
@@ -115,6 +119,11 @@ class EdgeEvaluator(TaskEvaluator):
         self.thresholds = _thresholds(thresholds)
         self.max_dist = max_dist
         self.thin = thin
+        if tolerance_px < 0:
+            raise ValueError(
+                f'edge_tolerance_px must be >= 0 pixels, got {tolerance_px}')
+        self.tolerance_f = tolerance_f
+        self.tolerance_px = tolerance_px
 
     def stats(self, pred, gt):
         valid = gt[0] != self.ignore_index
@@ -125,6 +134,9 @@ class EdgeEvaluator(TaskEvaluator):
             stats.update(
                 F.edge_match_stats(pred, gt, valid, self.thresholds,
                                    self.max_dist, self.thin))
+        if self.tolerance_f:
+            stats['tol'] = F.edge_tolerance_stats(
+                pred, gt, valid, self.thresholds, self.tolerance_px)
         return stats
 
     def scores(self, stats):
@@ -133,6 +145,8 @@ class EdgeEvaluator(TaskEvaluator):
         }
         if self.odsf:
             scores['odsF'] = F.ods_f(stats)
+        if self.tolerance_f:
+            scores['odsF_tol'] = F.ods_f([s['tol'] for s in stats])
         return scores
 
 

@@ -183,6 +183,43 @@ def test_ods_f_tolerance_and_thinning():
     assert F.ods_f([thinned]) > 90
 
 
+def test_edge_tolerance_f_counts_and_cannot_be_gamed():
+    thr = np.array([0.5])
+    valid = torch.ones(20, 20, dtype=torch.bool)
+    # one pixel off the gt line: within a 1-pixel tolerance, not within 0
+    pred, gt = line_maps([11])
+    hit = F.edge_tolerance_stats(pred, gt, valid, thr, tolerance=1)
+    assert F.ods_f([hit]) == pytest.approx(100.0)
+    miss = F.edge_tolerance_stats(pred, gt, valid, thr, tolerance=0)
+    assert F.ods_f([miss]) == 0
+    # a 4-pixel band: columns 9-11 lie within 1 px of column 10, column 12
+    # does not -> P 3/4, R 1
+    band, _ = line_maps([9, 10, 11, 12])
+    stats = F.edge_tolerance_stats(band, gt, valid, thr, tolerance=1)
+    np.testing.assert_array_equal(stats['count_p'], [48])
+    np.testing.assert_array_equal(stats['sum_p'], [64])
+    np.testing.assert_array_equal(stats['count_r'], [16])
+    np.testing.assert_array_equal(stats['sum_r'], [16])
+    assert F.ods_f([stats]) == pytest.approx(100 * 2 * 0.75 / 1.75)
+    # predicting no edges scores 0, predicting edges everywhere scores the
+    # F of precision = share of pixels near an edge
+    nothing = F.edge_tolerance_stats(torch.zeros(20, 20), gt, valid, thr)
+    assert F.ods_f([nothing]) == 0
+    everything = F.edge_tolerance_stats(torch.ones(20, 20), gt, valid, thr)
+    precision = 18 * 3 / 400  # rows 1-18, columns 9-11
+    assert F.ods_f([everything]) == pytest.approx(
+        100 * 2 * precision / (precision + 1))
+    # an ignored gt edge pixel is neither to recall nor a match
+    gt_ign = gt.clone()
+    gt_ign[2:18, 10] = IGN
+    gt_ign[2, 10] = 1
+    ign = F.edge_tolerance_stats(pred, gt_ign, gt_ign != IGN, thr)
+    np.testing.assert_array_equal(ign['sum_r'], [1])
+    np.testing.assert_array_equal(ign['count_p'], [2])  # rows 2 and 3
+    with pytest.raises(ValueError, match='tolerance'):
+        F.edge_tolerance_stats(pred, gt, valid, thr, tolerance=-1)
+
+
 def test_max_f():
     gt = torch.tensor([[1., 1., 0.], [0., IGN, 1.]])
     pred = torch.tensor([[0.9, 0.4, 0.6], [0.1, 0.99, 0.7]])
@@ -221,6 +258,16 @@ def test_delta_m_uses_one_key_per_task_in_both():
     base = {'semseg/mIoU': 40.0, 'semseg/aAcc': 10.0, 'edge/l1': 0.1}
     assert F.delta_m_keys(metrics, base) == ['semseg/mIoU', 'edge/l1']
     assert F.delta_m(metrics, base) == pytest.approx((25 + 50) / 2)
+
+
+def test_delta_m_prefers_the_edge_score_that_cannot_be_gamed():
+    base = {'edge/l1': 0.10, 'edge/odsF_tol': 40.0}
+    # no edges predicted: l1 falls, the F-measure collapses
+    silent = {'edge/l1': 0.05, 'edge/odsF_tol': 0.0}
+    assert F.delta_m_keys(silent, base) == ['edge/odsF_tol']
+    assert F.delta_m(silent, base) == pytest.approx(-100.0)
+    # without the F-measure on one side, l1 is used
+    assert F.delta_m({'edge/l1': 0.05}, base) == pytest.approx(50.0)
 
 
 def test_delta_m_errors():

@@ -118,12 +118,14 @@ def test_aligned_keys():
 def test_edge_odsf_and_every_key_has_a_direction():
     metric = MultiTaskMetric(
         num_classes=dict(semseg=3, human_parts=2), edge_odsf=True,
-        edge_thresholds=[0.5], edge_thin=False)
+        edge_thresholds=[0.5], edge_thin=False, edge_tolerance_f=True,
+        edge_tolerance_px=0)
     out = evaluate(metric, [tiny_sample(
         ('semseg', 'human_parts', 'depth', 'normals', 'edge', 'saliency'))])
     # edge gt (0,1) (1,1); at 0.5 predictions (0,1) (1,1): the ignored
     # pixel's 0.9 does not count
     assert out['edge/odsF'] == pytest.approx(100.0)
+    assert out['edge/odsF_tol'] == pytest.approx(100.0)
     aligned = evaluate(MultiTaskMetric(depth_align='scale_shift',
                                        edge_align='scale_shift'),
                        [tiny_sample(('depth', 'edge'))])

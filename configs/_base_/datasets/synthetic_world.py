@@ -53,5 +53,9 @@ test_dataloader = dict(
         tasks=tasks,
         cache_dir=cache_dir,
         pipeline=test_pipeline))
-val_evaluator = dict(type='MultiTaskMetric')
+# Edges are scored by edge/l1 and by a tolerance ODS F-measure
+# (edge/odsF_tol, 1-pixel tolerance); delta_m uses the F-measure, since a
+# model lowers edge/l1 by predicting no edges at all.
+val_evaluator = dict(type='MultiTaskMetric', edge_tolerance_f=True,
+                     edge_tolerance_px=1)
 test_evaluator = val_evaluator
