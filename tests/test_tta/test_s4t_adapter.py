@@ -115,3 +115,123 @@ def test_bad_options_name_valid_choices():
         ADAPTERS.build(dict(type='S4TAdapter', weighting='equal'))
     with pytest.raises(ValueError, match='valid: batch_stats, source_stats'):
         ADAPTERS.build(dict(type='S4TAdapter', norm_policy='frozen'))
+
+
+def _objective_terms(adapter, model, inputs, seed=5):
+    torch.manual_seed(seed)
+    model.eval()
+    with torch.no_grad():
+        return adapter.objective(model, inputs)
+
+
+def test_task_weights_replace_the_model_weights():
+    model = _model()
+    inputs = _inputs(model)
+    plain = ADAPTERS.build(dict(type='S4TAdapter')).bind(model)
+    weighted = ADAPTERS.build(dict(
+        type='S4TAdapter', task_weights=dict(semseg=1.0, depth=2.0,
+                                             normals=10.0, edge=50.0)))
+    weighted.bind(model)
+    a = _objective_terms(plain, model, inputs)
+    b = _objective_terms(weighted, model, inputs)
+    # every source weight of the tiny model is 1, so terms scale by w^2
+    for task, w in dict(semseg=1.0, depth=2.0, normals=10.0,
+                        edge=50.0).items():
+        torch.testing.assert_close(b[f'{task}.s4t'], w**2 * a[f'{task}.s4t'])
+    with pytest.raises(ValueError, match=r"missing: \['edge'\]"):
+        ADAPTERS.build(dict(type='S4TAdapter', task_weights=dict(
+            semseg=1.0, depth=1.0, normals=1.0))).bind(model)
+
+
+def test_activated_comparison_is_bounded_and_matches_by_hand():
+    model = _model()
+    inputs = _inputs(model)
+    adapter = ADAPTERS.build(dict(type='S4TAdapter', compare='activated',
+                                  loss_weight=1.0)).bind(model)
+    terms = _objective_terms(adapter, model, inputs)
+    # recompute the semseg term by hand: L1 between class probabilities
+    torch.manual_seed(5)
+    with torch.no_grad():
+        feats = model.extract_feat(inputs)
+        main = model.head_outputs(feats)['semseg']
+        rel = model.relation_predictor.reconstruct(
+            model.relation_predictor.compress(feats))['semseg']
+    head = model.heads['semseg']
+    size = inputs.shape[2:]
+    expected = (head.resize(rel, size).softmax(1) -
+                head.resize(main, size).softmax(1)).abs().mean(
+                    dim=(0, 2, 3)).sum()
+    torch.testing.assert_close(terms['semseg.s4t'], expected)
+    # probabilities differ by at most 2 in L1 summed over classes; unit
+    # normals by at most 2 per channel
+    assert 0 < float(terms['semseg.s4t']) <= 2
+    assert 0 < float(terms['normals.s4t']) <= 6
+
+
+def test_initial_task_balance_starts_every_task_at_its_weight():
+    model = _model()
+    inputs = _inputs(model)
+    adapter = ADAPTERS.build(dict(
+        type='S4TAdapter', task_balance='initial',
+        task_weights=dict(semseg=1.0, depth=1.0, normals=1.0, edge=3.0),
+        optimizer=dict(type='SGD', lr=1e-3))).bind(model)
+    adapter.adapt(inputs, steps=1)
+    # the first step's terms are the weights^2 exactly
+    assert adapter.last_losses == pytest.approx(dict(
+        **{'semseg.s4t': 1.0, 'depth.s4t': 1.0, 'normals.s4t': 1.0},
+        **{'edge.s4t': 9.0}))
+    # later steps are relative to the first; a new batch measures afresh
+    adapter.adapt(inputs, steps=2)
+    assert adapter.last_losses != pytest.approx(dict(
+        **{'semseg.s4t': 1.0, 'depth.s4t': 1.0, 'normals.s4t': 1.0},
+        **{'edge.s4t': 9.0}))
+    adapter.adapt(_inputs(model, seed=1), steps=1)
+    assert adapter.last_losses == pytest.approx(dict(
+        **{'semseg.s4t': 1.0, 'depth.s4t': 1.0, 'normals.s4t': 1.0},
+        **{'edge.s4t': 9.0}))
+
+
+def test_norm_parameters_only_and_frozen_relation_predictor():
+    model = _model()
+    before = _state(model)
+    adapter = ADAPTERS.build(dict(
+        type='S4TAdapter', parameters='norm', adapt_modules=('backbone', ),
+        norm_policy='source_stats',
+        optimizer=dict(type='SGD', lr=0.5))).bind(model)
+    names = [n for n, _ in adapter.adapted]
+    assert names and all(n.startswith('backbone.') and
+                         n.rsplit('.', 1)[-1] in ('weight', 'bias')
+                         for n in names)
+    assert not any('conv' in n.rsplit('.', 2)[-2] for n in names)
+    adapter.adapt(_inputs(model), steps=2)
+    after = model.state_dict()
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert moved and moved <= set(names)
+
+
+def test_anchor_term_is_the_squared_distance_to_the_source():
+    model = _model()
+    inputs = _inputs(model)
+    adapter = ADAPTERS.build(dict(
+        type='S4TAdapter', anchor_weight=0.5, adapt_modules=('backbone', ),
+        optimizer=dict(type='SGD', lr=0.1))).bind(model)
+    assert float(_objective_terms(adapter, model, inputs)['anchor']) == 0
+    with torch.no_grad():
+        first = adapter.adapted[0][1]
+        first.add_(0.1)
+    expected = 0.5 * 0.01 * first.numel()
+    assert float(_objective_terms(adapter, model, inputs)['anchor']) == \
+        pytest.approx(expected, rel=1e-4)
+    # the anchor's gradient pulls back: with lam = 0 one SGD step of
+    # lr 0.5 * (2 * 0.5 * 0.1) removes half of the offset
+    adapter.loss_weight = 0.0
+    adapter.optimizer.param_groups[0]['lr'] = 0.5
+    adapter.adapt(inputs, steps=1)
+    assert float(_objective_terms(adapter, model, inputs)['anchor']) == \
+        pytest.approx(expected / 4, rel=1e-3)
+    adapter.reset()
+    assert float(_objective_terms(adapter, model, inputs)['anchor']) == 0
+    with pytest.raises(ValueError, match='valid: raw, activated'):
+        ADAPTERS.build(dict(type='S4TAdapter', compare='probabilities'))
+    with pytest.raises(ValueError, match='valid: all, norm'):
+        ADAPTERS.build(dict(type='S4TAdapter', parameters='heads'))

@@ -141,3 +141,9 @@ class BaseTaskHead(BaseModule):
         """The evaluated prediction from a raw output (same resolution)."""
         raise NotImplementedError(
             f'{type(self).__name__} must define activate()')
+
+    def activate_soft(self, raw: torch.Tensor) -> torch.Tensor:
+        """A differentiable form of :meth:`activate`, for losses that compare
+        predictions rather than raw outputs (class probabilities where
+        :meth:`activate` takes an argmax). Default: :meth:`activate`."""
+        return self.activate(raw)

@@ -26,3 +26,6 @@ class SemSegHead(BaseTaskHead):
 
     def activate(self, raw: torch.Tensor) -> torch.Tensor:
         return raw.argmax(dim=1, keepdim=True)
+
+    def activate_soft(self, raw: torch.Tensor) -> torch.Tensor:
+        return raw.softmax(dim=1)

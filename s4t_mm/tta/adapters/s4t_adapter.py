@@ -6,9 +6,12 @@ import torch
 import torch.nn as nn
 
 from s4t_mm.registry import ADAPTERS, MODELS
-from .base_adapter import BaseAdapter, named_parameters_of
+from .base_adapter import BaseAdapter, named_parameters_of, norm_layers
 
 WEIGHTINGS = ('squared_task_weights', 'uncertainty')
+COMPARE_SPACES = ('raw', 'activated')
+TASK_BALANCES = (None, 'initial')
+PARAMETER_SETS = ('all', 'norm')
 
 
 @ADAPTERS.register_module()
@@ -22,49 +25,120 @@ class S4TAdapter(BaseAdapter):
         squared_task_weights:  lam * sum_t w_t^2 * L1(rel_t, sg(main_t))
         uncertainty:           sum_t 0.5/s_t^2 * lam * L1_t + log(1 + s_t^2)
 
-    ``w_t`` are the model's source task weights (its ``loss_combiner``);
-    the first form is the reference's for a NYUD-v2 target, the second its
-    form for a Taskonomy target, with scales ``s_t`` started at 1 and adapted
-    together with the model. Gradients reach the relation predictor, the
-    compressor and the backbone; the main heads get none.
+    ``w_t`` are the source task weights (the model's ``loss_combiner``, or
+    ``task_weights``). The reference picks the form by the *target* dataset:
+    squared task weights for a NYUD-v2 target, the uncertainty form (scales
+    ``s_t`` started at 1 and adapted with the model) for a Taskonomy target.
+    Gradients reach the relation predictor, the compressor and the backbone;
+    the main heads get none.
+
+    The defaults are the reference's. The other values of ``compare``,
+    ``task_balance``, ``parameters`` and ``anchor_weight`` are ours, options
+    for studying why S4T's gradient collapses a model (docs/benchmarks.md):
 
     Args:
         weighting: ``'squared_task_weights'`` or ``'uncertainty'``.
         loss_weight: lam (default 0.01, as in source training).
-        adapt_modules: model attributes whose parameters are adapted.
+        task_weights: w_t per task, used instead of the model's
+            ``loss_combiner`` weights (e.g. for a model trained with
+            uncertainty weighting, or all 1 for equal weights).
+        compare: ``'raw'`` compares raw outputs (logits, unnormalised
+            normals, edge logits) as the reference does; ``'activated'``
+            compares predictions (``head.activate_soft``: class
+            probabilities, unit normals, edge probabilities, depth), whose
+            ranges are bounded, so no task can dominate by its logit scale.
+        task_balance: None, or ``'initial'`` to divide each task's term by
+            its own value at the first step on a batch, so every task starts
+            at the same loss whatever its weight and scale.
+        parameters: ``'all'`` adapts every parameter of ``adapt_modules``;
+            ``'norm'`` only the affine parameters of their normalisation
+            layers (as TENT does).
+        anchor_weight: weight of ``sum ||theta - theta_source||^2`` over the
+            adapted parameters, which keeps them near the source model.
+        adapt_modules: model attributes whose parameters are adapted; e.g.
+            ``('backbone', 'neck')`` keeps the relation predictor and the
+            compressor frozen, so the source relations cannot be rewritten.
         **kwargs: see :class:`BaseAdapter`.
     """
 
     def __init__(self,
                  weighting: str = 'squared_task_weights',
                  loss_weight: float = 0.01,
+                 task_weights: Optional[Dict[str, float]] = None,
+                 compare: str = 'raw',
+                 task_balance: Optional[str] = None,
+                 parameters: str = 'all',
+                 anchor_weight: float = 0.0,
                  adapt_modules: Sequence[str] = ('backbone', 'neck',
                                                  'relation_predictor'),
                  **kwargs):
         super().__init__(**kwargs)
-        if weighting not in WEIGHTINGS:
-            raise ValueError(f'unknown weighting {weighting!r}; valid: '
-                             f'{", ".join(WEIGHTINGS)}')
+        for name, value, valid in (('weighting', weighting, WEIGHTINGS),
+                                   ('compare', compare, COMPARE_SPACES),
+                                   ('task_balance', task_balance,
+                                    TASK_BALANCES),
+                                   ('parameters', parameters,
+                                    PARAMETER_SETS)):
+            if value not in valid:
+                raise ValueError(f'unknown {name} {value!r}; valid: '
+                                 f'{", ".join(map(str, valid))}')
+        if anchor_weight < 0:
+            raise ValueError(f'anchor_weight must be >= 0, got '
+                             f'{anchor_weight}')
         self.weighting = weighting
         self.loss_weight = loss_weight
+        self.task_weights = None if task_weights is None else dict(
+            task_weights)
+        self.compare = compare
+        self.task_balance = task_balance
+        self.parameters = parameters
+        self.anchor_weight = anchor_weight
         self.adapt_modules = tuple(adapt_modules)
         self.combiner: Optional[nn.Module] = None
+        self._initial: Optional[Dict[str, torch.Tensor]] = None
+        self._anchor = None
 
     def select_parameters(self, model):
         if getattr(model, 'relation_predictor', None) is None:
             raise ValueError('S4TAdapter needs a model with a '
                              'relation_predictor (TaskRelationPredictor)')
-        return named_parameters_of(model, self.adapt_modules)
+        selected = named_parameters_of(model, self.adapt_modules)
+        if self.parameters == 'norm':
+            norm_names = {f'{n}.{p}' for n, layer in norm_layers(model)
+                          for p, _ in layer.named_parameters(recurse=False)}
+            selected = [(n, p) for n, p in selected if n in norm_names]
+        return selected
 
     def bind(self, model):
+        if self.task_weights is not None:
+            unknown = sorted(set(self.task_weights) - set(model.tasks))
+            missing = sorted(set(model.tasks) - set(self.task_weights))
+            if unknown or missing:
+                raise ValueError(
+                    f'S4TAdapter task_weights must name exactly the model\'s '
+                    f'tasks {list(model.tasks)}; unknown: {unknown}, '
+                    f'missing: {missing}')
         if self.weighting == 'uncertainty':
             self.combiner = MODELS.build(dict(
                 type='UncertaintyWeightCombiner', tasks=list(model.tasks),
                 _scope_='s4t_mm'))
-        return super().bind(model)
+        super().bind(model)
+        if self.anchor_weight > 0:
+            self._anchor = [p.detach().clone() for _, p in self.adapted]
+        return self
 
     def extra_modules(self):
         return (self.combiner, ) if self.combiner is not None else ()
+
+    def adapt(self, inputs: torch.Tensor, steps: int,
+              seed: Optional[int] = None) -> None:
+        self._initial = None  # task_balance='initial' measures afresh
+        super().adapt(inputs, steps, seed)
+
+    def task_weight(self, model, task: str) -> float:
+        if self.task_weights is not None:
+            return float(self.task_weights[task])
+        return float(model.loss_combiner.weight(task))
 
     def objective(self, model, inputs: torch.Tensor
                   ) -> Dict[str, torch.Tensor]:
@@ -78,13 +152,24 @@ class S4TAdapter(BaseAdapter):
         l1 = {}
         for task, head in model.heads.items():
             target = head.resize(main[task], size)
-            l1[task] = self.loss_weight * (
-                head.resize(rel[task], size) - target).abs().mean(
-                    dim=(0, 2, 3)).sum()
+            recon = head.resize(rel[task], size)
+            if self.compare == 'activated':
+                target = head.activate_soft(target)
+                recon = head.activate_soft(recon)
+            l1[task] = self.loss_weight * (recon - target).abs().mean(
+                dim=(0, 2, 3)).sum()
+        if self.task_balance == 'initial':
+            if self._initial is None:
+                self._initial = {t: v.detach().clamp(min=1e-12)
+                                 for t, v in l1.items()}
+            l1 = {t: v / self._initial[t] for t, v in l1.items()}
         if self.combiner is not None:
-            return {f'{t}.s4t': v for t, v in self.combiner(l1).items()}
-        weights = model.loss_combiner
-        return {
-            f'{t}.s4t': float(weights.weight(t))**2 * v
-            for t, v in l1.items()
-        }
+            terms = {f'{t}.s4t': v for t, v in self.combiner(l1).items()}
+        else:
+            terms = {f'{t}.s4t': self.task_weight(model, t)**2 * v
+                     for t, v in l1.items()}
+        if self._anchor is not None:
+            terms['anchor'] = self.anchor_weight * sum(
+                (p - source).pow(2).sum()
+                for (_, p), source in zip(self.adapted, self._anchor))
+        return terms
