@@ -7,10 +7,15 @@ import re
 from collections import Counter
 from typing import Dict, Optional, Sequence, Tuple, Union
 
+import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
+from scipy.ndimage import gaussian_filter
 
 from s4t_mm.datasets.label_maps import TASKONOMY_CLASSES, resolve_label_map
+from s4t_mm.datasets.transforms.loading import (_mask_depth, _read_png,
+                                                _single_channel,
+                                                register_ann_decoder)
 from s4t_mm.registry import DATASETS
 
 TASKONOMY_LAYOUT = """\
@@ -28,19 +33,54 @@ _VIEW_FILE = re.compile(r'^point_(\d+)_view_(\d+)_domain_(\w+)\.png$')
 
 # The reference scales edge_occlusion by 0.00625 * 2**16 into [-1, 1]; an
 # edge is where that target is positive, i.e. a raw value above half scale.
-EDGE_OCCLUSION_THRESHOLD = 0.5 * 0.00625 * 2**16
+EDGE_OCCLUSION_SCALE = 0.00625 * 2**16
+EDGE_OCCLUSION_THRESHOLD = 0.5 * EDGE_OCCLUSION_SCALE
+# The reference blurs the edge strength with sigma 4 after resizing the
+# 512x512 files to 256x256: sigma 8 in pixels of the stored files.
+EDGE_STRENGTH_BLUR_SIGMA = 8.0
+DEPTH_UNITS = ('metres', 'log_normalised')
+EDGE_TARGETS = ('binary', 'strength')
+VIEW_ORDERS = ('numeric', 'filename')
+
+
+@register_ann_decoder('taskonomy_log_depth_png')
+def decode_taskonomy_log_depth_png(
+        data: bytes, invalid_values: Sequence[int] = (65535, )):
+    """Depth as ``log(1 + v) / log(2^16)`` of the stored uint16 ``v``, in
+    [0, 1]: the units the S4T reference trains and scores Taskonomy depth
+    in. Stored ``invalid_values`` become ignore."""
+    raw = _single_channel(_read_png(data))
+    depth = np.log1p(raw.astype(np.float64)) / np.log(2.0**16)
+    return _mask_depth(depth.astype(np.float32), raw, invalid_values)
+
+
+@register_ann_decoder('taskonomy_edge_strength_png')
+def decode_taskonomy_edge_strength_png(
+        data: bytes, scale: float = EDGE_OCCLUSION_SCALE,
+        blur_sigma: float = EDGE_STRENGTH_BLUR_SIGMA):
+    """Occlusion-edge strength ``2 * v / scale - 1`` (not clipped, so strong
+    edges exceed 1), Gaussian-blurred with ``blur_sigma`` pixels (0: none):
+    the S4T reference's regression target for Taskonomy edges."""
+    raw = _single_channel(_read_png(data)).astype(np.float64)
+    strength = raw * (2 / scale) - 1
+    if blur_sigma > 0:
+        strength = gaussian_filter(strength, sigma=blur_sigma)
+    return strength.astype(np.float32)
 
 
 @DATASETS.register_module()
 class TaskonomyDataset(BaseDataset):
-    """Taskonomy views with semseg, depth (metres), normals and edges.
+    """Taskonomy views with semseg, depth, normals and edges.
 
     Files of one view are paired by the ``(building, point, view)`` parsed
     from their names, never by listing order. A view of the RGB folder that
     lacks a requested task file is skipped (``on_missing='skip'``, one
     warning counting the skips per task) or is an error
     (``on_missing='error'``); the same holds for buildings without an RGB
-    folder. Samples are ordered by building (as listed), point, view.
+    folder. Samples are ordered by building (as listed), then by point and
+    view (``view_order='numeric'``) or by file name (``'filename'``: the
+    order of the S4T reference's sorted directory listing, where point_10
+    comes before point_2; it decides which views form the first batch).
 
     Args:
         data_root: dataset root (from the config).
@@ -54,8 +94,22 @@ class TaskonomyDataset(BaseDataset):
         normal_signs: per-axis sign applied to ``2 * v / 255 - 1``; the
             default (-1, -1, -1) is the reference's decoding, which puts
             Taskonomy normals in the frame of the NYUD-v2 ones.
+        depth_units: ``'metres'`` or ``'log_normalised'``
+            (``log(1 + v) / log(2^16)`` of the stored value ``v``, the units
+            of the S4T reference, in which it trains a Taskonomy source
+            model and scores a Taskonomy target).
+        edge_target: ``'binary'`` (an edge where the stored value exceeds
+            ``edge_threshold``, for BCE training and F-measures) or
+            ``'strength'`` (the reference's continuous target: the stored
+            value scaled by ``0.00625 * 2^16`` into [-1, 1], unclipped, and
+            blurred with ``edge_blur_sigma``), for L1 regression and the
+            reference's edge error.
         edge_threshold: raw ``edge_occlusion`` value above which a pixel
-            is an edge.
+            is an edge (``edge_target='binary'``).
+        edge_blur_sigma: Gaussian blur of the strength target in pixels of
+            the stored files (default: the reference's 4 at 256x256 for
+            512x512 files).
+        view_order: ``'numeric'`` or ``'filename'``, see above.
         on_missing: 'skip' or 'error' for incomplete views and buildings.
         domain: name stored with every sample.
         **kwargs: passed to ``mmengine.dataset.BaseDataset``.
@@ -76,7 +130,11 @@ class TaskonomyDataset(BaseDataset):
                                          'edge'),
                  label_map: Union[None, str, dict] = None,
                  normal_signs: Sequence[float] = (-1., -1., -1.),
+                 depth_units: str = 'metres',
+                 edge_target: str = 'binary',
                  edge_threshold: float = EDGE_OCCLUSION_THRESHOLD,
+                 edge_blur_sigma: float = EDGE_STRENGTH_BLUR_SIGMA,
+                 view_order: str = 'numeric',
                  on_missing: str = 'skip',
                  domain: str = 'taskonomy',
                  metainfo: Optional[dict] = None,
@@ -85,6 +143,15 @@ class TaskonomyDataset(BaseDataset):
         if unknown:
             raise ValueError(f'unknown Taskonomy tasks {unknown}; valid: '
                              f'{", ".join(self.TASK_DOMAINS)}')
+        for name, value, valid in (('depth_units', depth_units, DEPTH_UNITS),
+                                   ('edge_target', edge_target, EDGE_TARGETS),
+                                   ('view_order', view_order, VIEW_ORDERS)):
+            if value not in valid:
+                raise ValueError(f'unknown {name} {value!r}; valid: '
+                                 f'{", ".join(valid)}')
+        if edge_blur_sigma < 0:
+            raise ValueError(f'edge_blur_sigma must be >= 0 pixels, got '
+                             f'{edge_blur_sigma}')
         if on_missing not in ('skip', 'error'):
             raise ValueError(f"on_missing must be 'skip' or 'error', got "
                              f'{on_missing!r}')
@@ -92,6 +159,7 @@ class TaskonomyDataset(BaseDataset):
         self.buildings = buildings
         self.split_columns = tuple(split_columns)
         self.on_missing = on_missing
+        self.view_order = view_order
         self.domain = domain
         label_map = resolve_label_map(label_map, 'taskonomy')
         self.ann_decoders = dict(
@@ -99,9 +167,14 @@ class TaskonomyDataset(BaseDataset):
                 type='class_png',
                 label_map=label_map and label_map['mapping']),
             depth=dict(
-                type='depth_png', scale=1 / 512, invalid_values=(65535, )),
+                type='depth_png', scale=1 / 512, invalid_values=(65535, ))
+            if depth_units == 'metres' else dict(
+                type='taskonomy_log_depth_png', invalid_values=(65535, )),
             normals=dict(type='normals_png', signs=tuple(normal_signs)),
-            edge=dict(type='binary_png', threshold=edge_threshold))
+            edge=dict(type='binary_png', threshold=edge_threshold)
+            if edge_target == 'binary' else dict(
+                type='taskonomy_edge_strength_png',
+                blur_sigma=edge_blur_sigma))
         metainfo = dict(metainfo or {})
         if label_map is not None:
             metainfo.setdefault('classes', label_map['classes'])
@@ -125,7 +198,9 @@ class TaskonomyDataset(BaseDataset):
                 task: self._list_views(building, d) or {}
                 for task, d in self.TASK_DOMAINS.items() if task in self.tasks
             }
-            for key in sorted(views):
+            order = None if self.view_order == 'numeric' else \
+                (lambda k: osp.basename(views[k]))
+            for key in sorted(views, key=order):
                 lacking = [t for t, v in task_views.items() if key not in v]
                 if lacking:
                     domain = self.TASK_DOMAINS[lacking[0]]
