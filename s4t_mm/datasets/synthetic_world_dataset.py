@@ -1,11 +1,14 @@
 """A procedural multi-task dataset: indoor scenes ray-cast in numpy.
 
-Every sample is a room with 3-8 objects seen from a random camera, with
+Every sample is a room with objects seen from a random camera, with
 exact semantic, depth, normal, occlusion-edge and saliency labels. The
 appearance comes from a *style* (see :mod:`.synthetic.styles`), so a
 ``source`` style and ``target_*`` styles form paired domains with the same
-geometry distribution; test-time adaptation experiments run on them in
-minutes, without downloads.
+geometry distribution. A *geometry* preset (see :data:`.synthetic.GEOMETRIES`)
+changes the scenes themselves (camera, room layout, object sizes, density
+and classes): structural shifts that re-estimating normalisation statistics
+cannot undo alone. Test-time adaptation experiments run on them in minutes,
+without downloads.
 """
 import os
 import os.path as osp
@@ -19,8 +22,9 @@ from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 
 from s4t_mm.registry import DATASETS
-from .synthetic import (CLASS_NAMES, STYLES, cast_camera_rays, get_style,
-                        occlusion_edges, sample_scene, shade)
+from .synthetic import (CLASS_NAMES, GEOMETRIES, STYLES, cast_camera_rays,
+                        get_geometry, get_style, occlusion_edges, sample_scene,
+                        shade)
 
 SPLITS = ('train', 'val', 'test')
 TASKS = ('semseg', 'depth', 'normals', 'edge', 'saliency')
@@ -49,7 +53,8 @@ def sample_rngs(seed: int, split: str, index: int,
 
     Both derive from ``(seed, split, index)`` alone, so sample ``index`` is
     the same on every machine and splits never share a scene; the geometry
-    generator ignores the style, which pairs the domains sample by sample.
+    generator ignores the style, which pairs the domains sample by sample
+    (within one geometry preset).
     """
     key = [seed, SPLITS.index(split), index]
     geometry = np.random.default_rng(np.random.SeedSequence(key + [0]))
@@ -63,8 +68,10 @@ def render_sample(style: str,
                   index: int,
                   seed: int = 0,
                   img_size: Union[int, Sequence[int]] = 128,
-                  edge_threshold: float = 0.1) -> Dict[str, np.ndarray]:
-    """Render sample ``index`` of a split: image and all five label maps.
+                  edge_threshold: float = 0.1,
+                  geometry: str = 'source') -> Dict[str, np.ndarray]:
+    """Render sample ``index`` of a split in a ``style`` and a ``geometry``
+    preset: image and all five label maps.
 
     Returns:
         dict with ``img`` (H, W, 3) uint8 BGR, ``semseg`` (H, W) uint8 ids
@@ -74,7 +81,7 @@ def render_sample(style: str,
     """
     height, width = _as_size(img_size)
     geometry_rng, appearance_rng = sample_rngs(seed, split, index, style)
-    scene = sample_scene(geometry_rng)
+    scene = sample_scene(geometry_rng, get_geometry(geometry))
     geometry = cast_camera_rays(scene, height, width)
     image = shade(scene, geometry, get_style(style), appearance_rng)
     return dict(
@@ -100,6 +107,10 @@ class SyntheticWorldDataset(BaseDataset):
         style: appearance style, one of ``STYLES`` ('source', 'target_warm',
             'target_cool', 'val_overcast'; the ``val_`` style is meant for
             hyper-parameter selection only).
+        geometry: scene distribution, one of ``GEOMETRIES`` ('source',
+            'wide_fov_low', 'cluttered_small', 'corridor', 'hall',
+            'round_objects', 'narrow_fov_high'; the last is meant for
+            hyper-parameter selection only). Independent of ``style``.
         split: 'train', 'val' or 'test'; each has its own scenes.
         num_samples: samples in the split.
         img_size: int or (height, width) of the rendered images.
@@ -113,18 +124,21 @@ class SyntheticWorldDataset(BaseDataset):
 
     Each sample is a dict with ``img`` (H, W, 3) uint8 BGR, ``tasks``,
     ``gt_<task>`` maps in the s4t_mm label conventions, ``img_path``
-    (``'synthetic://<style>/<split>/<i>'``), ``ori_shape``, ``img_shape``
-    and ``domain`` (the style).
+    (``'synthetic://<domain>/<split>/<i>'``), ``ori_shape``, ``img_shape``
+    and ``domain``: the style, or ``'<geometry>+<style>'`` for a geometry
+    other than 'source'.
     """
     METAINFO = dict(
         classes=CLASS_NAMES,
         palette=[[128, 64, 128], [190, 153, 153], [70, 130, 180],
                  [220, 20, 60], [250, 170, 30], [0, 142, 0]],
         tasks=TASKS,
-        styles=tuple(STYLES))
+        styles=tuple(STYLES),
+        geometries=tuple(GEOMETRIES))
 
     def __init__(self,
                  style: str = 'source',
+                 geometry: str = 'source',
                  split: str = 'train',
                  num_samples: int = 1000,
                  img_size: Union[int, Sequence[int]] = 128,
@@ -134,6 +148,7 @@ class SyntheticWorldDataset(BaseDataset):
                  cache_dir: Optional[str] = None,
                  **kwargs):
         get_style(style)
+        get_geometry(geometry)
         if split not in SPLITS:
             raise ValueError(f'unknown split {split!r}; valid splits: '
                              f'{", ".join(SPLITS)}')
@@ -147,6 +162,7 @@ class SyntheticWorldDataset(BaseDataset):
         if seed < 0:
             raise ValueError(f'seed must be >= 0, got {seed}')
         self.style = style
+        self.geometry = geometry
         self.split = split
         self.num_samples = int(num_samples)
         self.img_size = _as_size(img_size)
@@ -164,8 +180,9 @@ class SyntheticWorldDataset(BaseDataset):
             dict(
                 scene_idx=i,
                 style=self.style,
+                geometry=self.geometry,
                 split=self.split,
-                img_path=f'synthetic://{self.style}/{self.split}/{i}')
+                img_path=f'synthetic://{self.domain}/{self.split}/{i}')
             for i in range(self.num_samples)
         ]
 
@@ -183,7 +200,7 @@ class SyntheticWorldDataset(BaseDataset):
             tasks=list(self.tasks),
             ori_shape=self.img_size,
             img_shape=self.img_size,
-            domain=self.style)
+            domain=self.domain)
         for task in self.tasks:
             gt = maps[task]
             info[f'gt_{task}'] = gt if task == 'semseg' else gt.astype(
@@ -192,14 +209,22 @@ class SyntheticWorldDataset(BaseDataset):
 
     def _render(self, i):
         return render_sample(self.style, self.split, i, self.seed,
-                             self.img_size, self.edge_threshold)
+                             self.img_size, self.edge_threshold, self.geometry)
+
+    @property
+    def domain(self) -> str:
+        """The style, prefixed by the geometry preset unless that is the
+        source's (which keeps the names, and caches, made before presets)."""
+        if self.geometry == 'source':
+            return self.style
+        return f'{self.geometry}+{self.style}'
 
     @property
     def cache_path(self) -> str:
         """Where this split's cache lives; the name holds every argument
         that changes the rendered arrays."""
         height, width = self.img_size
-        name = (f'synthetic_v{RENDER_VERSION}_{self.style}_{self.split}_'
+        name = (f'synthetic_v{RENDER_VERSION}_{self.domain}_{self.split}_'
                 f'seed{self.seed}_n{self.num_samples}_{height}x{width}_'
                 f'{"-".join(self.tasks)}_edge{self.edge_threshold:g}.npz')
         return osp.join(self.cache_dir, name)

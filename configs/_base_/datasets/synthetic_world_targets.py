@@ -19,3 +19,36 @@ validation_domains = [
                                            split='val')),
 ]
 source_domains = [dict(name='source', dataset=dict(style='source'))]
+
+# Structural target domains: the same kinds of rooms seen through another
+# camera, laid out or furnished differently (geometry presets, see
+# s4t_mm/datasets/synthetic/scene.py GEOMETRIES), alone in the source style
+# and combined with an appearance shift. Re-estimating BatchNorm statistics
+# cannot undo these alone, unlike the appearance-only target_domains.
+# 100 test images each. 'narrow_fov_high' (+ val_overcast, val split) is the
+# validation domain; it is never reported.
+structural_samples = 100
+structural_domains = [
+    dict(name=geometry,
+         dataset=dict(geometry=geometry, num_samples=structural_samples))
+    for geometry in ['wide_fov_low', 'cluttered_small', 'corridor', 'hall',
+                     'round_objects']
+] + [
+    dict(name='corridor+target_cool',
+         dataset=dict(geometry='corridor', style='target_cool',
+                      num_samples=structural_samples)),
+    dict(name='wide_fov_low+gaussian_noise-3',
+         dataset=dict(geometry='wide_fov_low',
+                      num_samples=structural_samples),
+         corruption=dict(corruption='gaussian_noise', severity=3)),
+]
+structural_validation_domains = [
+    dict(name='narrow_fov_high+val_overcast',
+         dataset=dict(geometry='narrow_fov_high', style='val_overcast',
+                      split='val', num_samples=structural_samples)),
+]
+# Everything a benchmark reports / selects on, by key (e.g.
+# tools/compare_methods.py --domains-key benchmark_domains).
+benchmark_domains = target_domains + structural_domains
+benchmark_validation_domains = (
+    validation_domains + structural_validation_domains)

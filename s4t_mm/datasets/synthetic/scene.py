@@ -142,9 +142,9 @@ class SceneDistribution:
             return
         unknown = sorted(set(weights) - set(OBJECT_CLASSES))
         if unknown or min(weights.values()) < 0 or not sum(weights.values()):
-            raise ValueError(f'object_weights must map object kinds '
-                             f'({", ".join(OBJECT_CLASSES)}) to weights >= 0 '
-                             f'with a positive sum, got {weights!r}')
+            raise ValueError(f'bad object_weights {weights!r}; map kinds '
+                             f'of {", ".join(OBJECT_CLASSES)} to weights '
+                             f'>= 0 with a positive sum')
 
     def kind_probabilities(self) -> np.ndarray:
         """Probability of each kind of :data:`OBJECT_CLASSES`, in order."""
