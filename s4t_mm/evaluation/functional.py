@@ -11,7 +11,7 @@ averaged per image.
 Percentages (IoU, accuracies, F-measures, share of normals within an angle)
 lie in 0..100, as mmseg reports them.
 """
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -66,19 +66,23 @@ def confusion_matrix(pred: Tensor, gt: Tensor, num_classes: int,
         np.int64)
 
 
-def segmentation_scores(stats: Sequence[Stats]) -> Dict[str, object]:
+def segmentation_scores(stats: Sequence[Stats],
+                        absent_iou: Optional[float] = None
+                        ) -> Dict[str, object]:
     """mIoU, mAcc, aAcc (percent) and per-class IoU from summed confusions.
 
     As in mmseg, a class that appears neither in gt nor in predictions has
     IoU NaN and is left out of the mean (likewise classes absent from gt
-    for mAcc).
+    for mAcc); with ``absent_iou`` (a fraction, 0 in the S4T reference) its
+    IoU is that value instead and counts in the mean.
     """
     conf = _total(stats, 'confusion').astype(np.float64)
     tp = np.diag(conf)
     gt_area = conf.sum(1)
     union = gt_area + conf.sum(0) - tp
+    absent = np.nan if absent_iou is None else absent_iou
     with np.errstate(invalid='ignore', divide='ignore'):
-        iou = np.where(union > 0, tp / union, np.nan) * 100
+        iou = np.where(union > 0, tp / union, absent) * 100
         acc = np.where(gt_area > 0, tp / gt_area, np.nan) * 100
     return dict(
         IoU=iou,
@@ -93,20 +97,43 @@ def _nanmean(values: np.ndarray) -> float:
 
 
 # --------------------------------------------------------------------- depth
-def align_scale_shift(pred: Tensor, gt: Tensor, valid: Tensor) -> Tensor:
-    """``s * pred + t`` with (s, t) the least-squares fit of pred to gt on
-    ``valid`` pixels, solved in float64; a constant prediction gets s = 0,
-    t = mean gt."""
-    p = pred[valid].double()
-    g = gt[valid].double()
-    if p.numel() == 0:
-        return pred
+def fit_scale_shift(pred: Tensor, gt: Tensor) -> Tuple[Tensor, Tensor]:
+    """``(s, t)`` minimising ``sum (s * pred + t - gt)^2`` over paired 1-D
+    values, in float64 (the solution of the reference's ``np.linalg.lstsq``
+    on ``[pred, 1]``); a constant prediction gets s = 0, t = mean gt."""
+    p = pred.double()
+    g = gt.double()
     p_mean, g_mean = p.mean(), g.mean()
     var = ((p - p_mean)**2).mean()
     cov = ((p - p_mean) * (g - g_mean)).mean()
     scale = cov / var if var > 0 else torch.zeros_like(var)
-    shift = g_mean - scale * p_mean
+    return scale, g_mean - scale * p_mean
+
+
+def apply_scale_shift(pred: Tensor, fit: Tuple[Tensor, Tensor]) -> Tensor:
+    """``s * pred + t`` in float64, returned in ``pred``'s dtype."""
+    scale, shift = fit
     return (pred.double() * scale + shift).to(pred.dtype)
+
+
+def align_scale_shift(pred: Tensor, gt: Tensor, valid: Tensor) -> Tensor:
+    """``s * pred + t`` with (s, t) the least-squares fit of pred to gt on
+    ``valid`` pixels (:func:`fit_scale_shift`)."""
+    if not valid.any():
+        return pred
+    return apply_scale_shift(pred, fit_scale_shift(pred[valid], gt[valid]))
+
+
+def probability_logit(prob: Tensor) -> Tensor:
+    """The raw output ``log(p / (1 - p))`` whose sigmoid is ``prob``.
+
+    Probabilities are clamped into the open float32 interval first, so the
+    logit stays finite: a float32 sigmoid keeps the raw value exactly (to
+    rounding) within about [-87, 16.6] and saturates beyond.
+    """
+    p = prob.double().clamp(min=torch.finfo(torch.float32).tiny,
+                            max=1 - 2**-24)
+    return torch.log(p / (1 - p)).to(prob.dtype)
 
 
 def depth_valid_mask(gt: Tensor, ignore_index: float = 255) -> Tensor:
@@ -379,6 +406,9 @@ METRIC_DIRECTIONS = {
     'depth/rmse_aligned': 'lower',
     'depth/abs_rel_aligned': 'lower',
     'depth/log_rmse_aligned': 'lower',
+    'depth/rmse_batch_aligned': 'lower',
+    'depth/abs_rel_batch_aligned': 'lower',
+    'depth/log_rmse_batch_aligned': 'lower',
     'normals/mean': 'lower',
     'normals/median': 'lower',
     'normals/rmse': 'lower',
@@ -387,6 +417,7 @@ METRIC_DIRECTIONS = {
     'normals/within_30': 'higher',
     'edge/l1': 'lower',
     'edge/l1_aligned': 'lower',
+    'edge/l1_batch_aligned': 'lower',
     'edge/odsF': 'higher',
     'edge/odsF_tol': 'higher',
     'saliency/maxF': 'higher',
@@ -401,9 +432,10 @@ METRIC_DIRECTIONS = {
 DELTA_M_KEYS = {
     'semseg': ('semseg/mIoU', ),
     'human_parts': ('human_parts/mIoU', ),
-    'depth': ('depth/rmse', 'depth/rmse_aligned'),
+    'depth': ('depth/rmse', 'depth/rmse_aligned', 'depth/rmse_batch_aligned'),
     'normals': ('normals/mean', ),
-    'edge': ('edge/odsF_tol', 'edge/l1', 'edge/l1_aligned'),
+    'edge': ('edge/odsF_tol', 'edge/l1', 'edge/l1_aligned',
+             'edge/l1_batch_aligned'),
     'saliency': ('saliency/maxF', ),
 }
 

@@ -5,7 +5,7 @@ into small additive statistics (:meth:`stats`) and the dataset's list of them
 into named scores (:meth:`scores`). A new task is one evaluator class and
 one :data:`TASK_EVALUATORS` entry.
 """
-from typing import Dict, Optional, Sequence, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from torch import Tensor
@@ -13,7 +13,12 @@ from torch import Tensor
 from . import functional as F
 
 Thresholds = Union[int, Sequence[float]]
+Fit = Tuple[Tensor, Tensor]
 ALIGN_MODES = (None, 'scale_shift')
+# what one scale-and-shift fit covers: each image, or every image of one
+# process() call (the test loader's batch, the S4T reference's choice)
+ALIGN_SCOPES = ('per_image', 'per_batch')
+EDGE_PREDS = ('probability', 'logit')
 
 
 def _check_align(name: str, align: Optional[str]) -> Optional[str]:
@@ -21,6 +26,18 @@ def _check_align(name: str, align: Optional[str]) -> Optional[str]:
         raise ValueError(
             f'unknown {name} {align!r}; choose one of {list(ALIGN_MODES)}')
     return align
+
+
+def check_choice(name: str, value, valid: Sequence) -> None:
+    if value not in valid:
+        raise ValueError(f'unknown {name} {value!r}; valid: '
+                         f'{", ".join(map(str, valid))}')
+
+
+def _aligned_suffix(align: Optional[str], scope: str) -> str:
+    if not align:
+        return ''
+    return '_batch_aligned' if scope == 'per_batch' else '_aligned'
 
 
 def _thresholds(value: Thresholds) -> np.ndarray:
@@ -38,6 +55,12 @@ class TaskEvaluator:
     def stats(self, pred: Tensor, gt: Tensor) -> F.Stats:
         raise NotImplementedError
 
+    def fit_values(self, pred: Tensor, gt: Tensor) -> Optional[Fit]:
+        """The ``(pred, gt)`` values a scale-and-shift fit of this image
+        uses, so a batch's images can share one fit; None when the task
+        fits none."""
+        return None
+
     def scores(self, stats: Sequence[F.Stats]) -> Dict[str, float]:
         raise NotImplementedError
 
@@ -45,39 +68,52 @@ class TaskEvaluator:
 class CategoricalEvaluator(TaskEvaluator):
     """mIoU, mAcc, aAcc from a dataset-level confusion matrix."""
 
-    def __init__(self, num_classes: int, ignore_index: float = 255):
+    def __init__(self, num_classes: int, ignore_index: float = 255,
+                 absent_iou: Optional[float] = None):
         super().__init__(ignore_index)
         self.num_classes = num_classes
+        self.absent_iou = absent_iou
 
     def stats(self, pred, gt):
         return dict(confusion=F.confusion_matrix(
             pred, gt, self.num_classes, int(self.ignore_index)))
 
     def scores(self, stats):
-        scores = F.segmentation_scores(stats)
+        scores = F.segmentation_scores(stats, self.absent_iou)
         scores.pop('IoU')
         return scores
 
     def per_class_iou(self, stats: Sequence[F.Stats]) -> np.ndarray:
-        return F.segmentation_scores(stats)['IoU']
+        return F.segmentation_scores(stats, self.absent_iou)['IoU']
 
 
 class DepthEvaluator(TaskEvaluator):
     """RMSE, abs_rel, log RMSE pooled over valid pixels (gt not ignore and
-    positive), optionally after per-image scale-and-shift alignment."""
+    positive), optionally after a scale-and-shift alignment: one fit per
+    image, or one per batch given to :meth:`stats` as ``fit`` (``scope``
+    names which, in the keys: ``_aligned`` or ``_batch_aligned``)."""
 
-    def __init__(self, align: Optional[str] = None, ignore_index=255):
+    def __init__(self, align: Optional[str] = None, ignore_index=255,
+                 scope: str = 'per_image'):
         super().__init__(ignore_index)
         self.align = _check_align('depth_align', align)
+        self.scope = scope
 
-    def stats(self, pred, gt):
+    def fit_values(self, pred, gt):
+        if not self.align:
+            return None
+        valid = F.depth_valid_mask(gt, self.ignore_index)
+        return pred[valid], gt[valid]
+
+    def stats(self, pred, gt, fit: Optional[Fit] = None):
         valid = F.depth_valid_mask(gt, self.ignore_index)
         if self.align:
-            pred = F.align_scale_shift(pred, gt, valid)
+            pred = F.align_scale_shift(pred, gt, valid) if fit is None \
+                else F.apply_scale_shift(pred, fit)
         return F.depth_stats(pred, gt, valid)
 
     def scores(self, stats):
-        suffix = '_aligned' if self.align else ''
+        suffix = _aligned_suffix(self.align, self.scope)
         return {k + suffix: v for k, v in F.depth_scores(stats).items()}
 
 
@@ -99,8 +135,10 @@ class NormalsEvaluator(TaskEvaluator):
 
 
 class EdgeEvaluator(TaskEvaluator):
-    """Mean absolute error of edge probabilities (optionally after per-image
-    scale-and-shift alignment); when ``odsf``, BSDS ODS F; when
+    """Mean absolute error of edge probabilities, or of the raw outputs they
+    came from (``l1_input='logit'``), optionally after a scale-and-shift
+    alignment (per image, or per batch as for depth); when ``odsf``, BSDS
+    ODS F on the probabilities; when
     ``tolerance_f``, the fast tolerance ODS F (``odsF_tol``,
     :func:`~s4t_mm.evaluation.functional.edge_tolerance_stats`)."""
 
@@ -112,9 +150,14 @@ class EdgeEvaluator(TaskEvaluator):
                  thin: bool = True,
                  tolerance_f: bool = False,
                  tolerance_px: int = 1,
-                 ignore_index=255):
+                 ignore_index=255,
+                 scope: str = 'per_image',
+                 l1_input: str = 'probability'):
         super().__init__(ignore_index)
         self.align = _check_align('edge_align', align)
+        self.scope = scope
+        check_choice('edge_pred', l1_input, EDGE_PREDS)
+        self.l1_input = l1_input
         self.odsf = odsf
         self.thresholds = _thresholds(thresholds)
         self.max_dist = max_dist
@@ -125,10 +168,23 @@ class EdgeEvaluator(TaskEvaluator):
         self.tolerance_f = tolerance_f
         self.tolerance_px = tolerance_px
 
-    def stats(self, pred, gt):
+    def _l1_pred(self, pred: Tensor) -> Tensor:
+        return F.probability_logit(pred) if self.l1_input == 'logit' \
+            else pred
+
+    def fit_values(self, pred, gt):
+        if not self.align:
+            return None
+        valid = gt[0] != self.ignore_index
+        return self._l1_pred(pred[0])[valid], gt[0][valid]
+
+    def stats(self, pred, gt, fit: Optional[Fit] = None):
         valid = gt[0] != self.ignore_index
         pred, gt = pred[0], gt[0]
-        l1_pred = F.align_scale_shift(pred, gt, valid) if self.align else pred
+        l1_pred = self._l1_pred(pred)
+        if self.align:
+            l1_pred = F.align_scale_shift(l1_pred, gt, valid) \
+                if fit is None else F.apply_scale_shift(l1_pred, fit)
         stats = F.l1_stats(l1_pred, gt, valid)
         if self.odsf:
             stats.update(
@@ -140,9 +196,8 @@ class EdgeEvaluator(TaskEvaluator):
         return stats
 
     def scores(self, stats):
-        scores = {
-            'l1_aligned' if self.align else 'l1': F.l1_scores(stats)['l1']
-        }
+        suffix = _aligned_suffix(self.align, self.scope)
+        scores = {'l1' + suffix: F.l1_scores(stats)['l1']}
         if self.odsf:
             scores['odsF'] = F.ods_f(stats)
         if self.tolerance_f:

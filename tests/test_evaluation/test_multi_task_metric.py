@@ -129,7 +129,11 @@ def test_edge_odsf_and_every_key_has_a_direction():
     aligned = evaluate(MultiTaskMetric(depth_align='scale_shift',
                                        edge_align='scale_shift'),
                        [tiny_sample(('depth', 'edge'))])
-    keys = set(out) | set(aligned)
+    batch_aligned = evaluate(MultiTaskMetric(depth_align='scale_shift',
+                                             edge_align='scale_shift',
+                                             alignment='per_batch'),
+                             [tiny_sample(('depth', 'edge'))])
+    keys = set(out) | set(aligned) | set(batch_aligned)
     assert keys <= set(METRIC_DIRECTIONS)
     assert set(METRIC_DIRECTIONS) - keys == {'delta_m'}
 

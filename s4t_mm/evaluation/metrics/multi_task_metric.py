@@ -1,6 +1,7 @@
 """Dataset-level metrics of every dense task in one evaluator."""
 from typing import Dict, List, Optional, Sequence, Union
 
+import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.fileio import load
 from mmengine.logging import print_log
@@ -8,11 +9,12 @@ from mmengine.structures import BaseDataElement
 
 from s4t_mm.registry import METRICS
 from s4t_mm.structures.multi_task_data_sample import GT_PREFIX, PRED_PREFIX
-from ..functional import METRIC_DIRECTIONS, delta_m
-from ..task_evaluators import (TASK_EVALUATORS, CategoricalEvaluator,
-                               DepthEvaluator, EdgeEvaluator,
-                               NormalsEvaluator, SaliencyEvaluator,
-                               TaskEvaluator, Thresholds)
+from ..functional import METRIC_DIRECTIONS, delta_m, fit_scale_shift
+from ..task_evaluators import (ALIGN_SCOPES, TASK_EVALUATORS,
+                               CategoricalEvaluator, DepthEvaluator,
+                               EdgeEvaluator, Fit, NormalsEvaluator,
+                               SaliencyEvaluator, TaskEvaluator, Thresholds,
+                               check_choice)
 
 
 @METRICS.register_module()
@@ -42,6 +44,22 @@ class MultiTaskMetric(BaseMetric):
             in ``_aligned``). The S4T reference evaluation aligns depth.
         edge_align: the same for the edge L1 error; the S4T reference's
             edge error is also measured after this alignment.
+        alignment: what one fit of ``depth_align`` / ``edge_align`` covers:
+            ``'per_image'`` (default) or ``'per_batch'``, one fit over all
+            images of a ``process()`` call, i.e. of one test-loader batch,
+            as the S4T reference fits its evaluation batches of 8 (keys then
+            end in ``_batch_aligned``). Batches follow the loader, so
+            reproduce reference numbers with its batch size, unshuffled, on
+            one process.
+        edge_pred: what the edge L1 error scores: ``'probability'`` (the
+            head's output; the reference's 255 * sigmoid for a NYUD-v2
+            target once a fit absorbs the 255) or ``'logit'`` (the raw
+            output recovered from it, the reference's choice for a
+            Taskonomy target). F-measures always use probabilities.
+        absent_class_iou: None (mmseg's convention: a class absent from both
+            prediction and gt over the whole set is left out of mIoU) or
+            the IoU, as a fraction, such a class gets and counts with in the
+            mean (0 in the S4T reference).
         edge_odsf: also compute BSDS ODS F for edges. The BSDS matcher
             costs about 20 ms per threshold for a 128x128 image on one CPU
             core (0.4 s with 19 thresholds), hence off by default.
@@ -72,6 +90,9 @@ class MultiTaskMetric(BaseMetric):
                  ignore_index: int = 255,
                  depth_align: Optional[str] = None,
                  edge_align: Optional[str] = None,
+                 alignment: str = 'per_image',
+                 edge_pred: str = 'probability',
+                 absent_class_iou: Optional[float] = None,
                  edge_odsf: bool = False,
                  edge_thresholds: Thresholds = 19,
                  edge_max_dist: float = 0.0075,
@@ -95,11 +116,18 @@ class MultiTaskMetric(BaseMetric):
             _check_task(task)
         self.num_classes = dict(num_classes or {})
         self.ignore_index = ignore_index
+        check_choice('alignment', alignment, ALIGN_SCOPES)
+        if absent_class_iou is not None and not 0 <= absent_class_iou <= 1:
+            raise ValueError(f'absent_class_iou must lie in [0, 1] or be '
+                             f'None, got {absent_class_iou}')
+        self.alignment = alignment
+        self.absent_class_iou = absent_class_iou
         # categorical evaluators are built on first use, when dataset_meta
         # (which may hold the semseg classes) has been set
         self._evaluators: Dict[str, TaskEvaluator] = dict(
             depth=DepthEvaluator(
-                align=depth_align, ignore_index=ignore_index),
+                align=depth_align, ignore_index=ignore_index,
+                scope=alignment),
             normals=NormalsEvaluator(
                 bin_deg=normals_bin_deg, ignore_index=ignore_index),
             edge=EdgeEvaluator(
@@ -110,7 +138,9 @@ class MultiTaskMetric(BaseMetric):
                 thin=edge_thin,
                 tolerance_f=edge_tolerance_f,
                 tolerance_px=edge_tolerance_px,
-                ignore_index=ignore_index),
+                ignore_index=ignore_index,
+                scope=alignment,
+                l1_input=edge_pred),
             saliency=SaliencyEvaluator(
                 thresholds=saliency_thresholds,
                 beta2=saliency_beta2,
@@ -122,11 +152,14 @@ class MultiTaskMetric(BaseMetric):
         self.delta_m_keys = delta_m_keys
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
-        """Add one statistics dict ``{task: stats}`` per sample."""
+        """Add one statistics dict ``{task: stats}`` per sample; with
+        ``alignment='per_batch'`` the samples of this call share one
+        scale-and-shift fit per task."""
+        pairs = []
         for sample in data_samples:
             if isinstance(sample, BaseDataElement):
                 sample = sample.to_dict()
-            entry = {}
+            maps = {}
             for task in self._sample_tasks(sample):
                 pred = sample[PRED_PREFIX + task]['data']
                 gt = sample[GT_PREFIX + task]['data'].to(pred.device)
@@ -134,12 +167,37 @@ class MultiTaskMetric(BaseMetric):
                     raise ValueError(
                         f'{task}: prediction shape {tuple(pred.shape)} '
                         f'differs from gt shape {tuple(gt.shape)}')
-                evaluator = self._evaluator(task)
+                maps[task] = (pred, gt)
+            pairs.append(maps)
+        fits = self._batch_fits(pairs) \
+            if self.alignment == 'per_batch' else {}
+        for maps in pairs:
+            entry = {}
+            for task, (pred, gt) in maps.items():
+                extra = {'fit': fits[task]} if task in fits else {}
                 try:
-                    entry[task] = evaluator.stats(pred, gt)
+                    entry[task] = self._evaluator(task).stats(
+                        pred, gt, **extra)
                 except ValueError as err:
                     raise ValueError(f'{task}: {err}') from err
             self.results.append(entry)
+
+    def _batch_fits(self, pairs: List[dict]) -> Dict[str, Fit]:
+        """One least-squares (scale, shift) per aligned task over every
+        valid pixel of the batch's samples."""
+        values: Dict[str, list] = {}
+        for maps in pairs:
+            for task, (pred, gt) in maps.items():
+                pixels = self._evaluator(task).fit_values(pred, gt)
+                if pixels is not None:
+                    values.setdefault(task, []).append(pixels)
+        fits = {}
+        for task, pixels in values.items():
+            p = torch.cat([v[0].flatten() for v in pixels])
+            g = torch.cat([v[1].flatten() for v in pixels])
+            if p.numel() > 0:
+                fits[task] = fit_scale_shift(p, g)
+        return fits
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         metrics = {}
@@ -182,6 +240,7 @@ class MultiTaskMetric(BaseMetric):
             kwargs = dict(ignore_index=self.ignore_index)
             if issubclass(cls, CategoricalEvaluator):
                 kwargs['num_classes'] = self._num_classes(task)
+                kwargs['absent_iou'] = self.absent_class_iou
             self._evaluators[task] = cls(**kwargs)
         return self._evaluators[task]
 
