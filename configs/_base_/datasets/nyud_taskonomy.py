@@ -1,6 +1,7 @@
 # NYUD-v2 -> Taskonomy (S4T's first pair): train on NYUD-v2, adapt to and
 # evaluate on Taskonomy, semseg mapped to the 7 classes both share.
 # Point the roots at your copies (see docs/experiments.md for the layouts).
+_base_ = ['./taskonomy_256.py']
 nyud_root = 'data/NYUDv2'
 taskonomy_root = 'data/taskonomy'
 tasks = ['depth', 'edge', 'normals', 'semseg']
@@ -53,10 +54,25 @@ test_dataloader = dict(
         buildings='splits/test_buildings.txt',
         tasks=tasks,
         label_map='nyud_taskonomy',
-        pipeline=test_pipeline))
-# The reference scores depth and edges after a per-image least-squares
-# scale-and-shift fit; so does this evaluator.
+        # views in the reference's order (sorted file names), so the first
+        # batch, on which the paper protocol adapts, is the reference's
+        view_order='filename',
+        # the reference's units for a Taskonomy target: depth as
+        # log(1 + v) / log(2^16), edges as the blurred occlusion strength
+        depth_units='log_normalised',
+        edge_target='strength',
+        pipeline={{_base_.taskonomy_test_pipeline}}))
+# Source validation (NYUD-v2): per-image alignment, the default.
 val_evaluator = dict(type='MultiTaskMetric', depth_align='scale_shift',
                      edge_align='scale_shift')
-test_evaluator = val_evaluator
+# Target (Taskonomy) scored as the reference scores it: one least-squares
+# scale and shift per evaluation batch of 8 for depth and edges, edges on the
+# raw output, mIoU over all shared classes (absent ones count 0).
+test_evaluator = dict(
+    type='MultiTaskMetric',
+    depth_align='scale_shift',
+    edge_align='scale_shift',
+    alignment='per_batch',
+    edge_pred='logit',
+    absent_class_iou=0.0)
 target_domains = [dict(name='taskonomy')]

@@ -3,6 +3,18 @@
 # compressor (C = 64 per task), 1x1 auxiliary heads and a masked
 # autoencoder over the compressed maps (input 256, patch 16, encoder 4 x 64,
 # decoder 2 x 64, 4 heads each, mask ratio 0.8).
+#
+# The backbone starts from ImageNet weights, as the reference's does: the
+# torchvision file its code loads. Source training fetches it into torch's
+# hub cache (~/.cache/torch/hub/checkpoints/, or $TORCH_HOME/hub/checkpoints/)
+# unless it is already there; without network, copy the file there or point
+# the config at a local copy:
+#   --cfg-options model.backbone.init_cfg.checkpoint=/path/to/resnet50.pth
+# A file that cannot be fetched or read, or that leaves backbone weights
+# unset, stops training with an error (s4t_mm's 'Pretrained' initializer);
+# it never goes on from random weights. Adaptation loads a trained S4T
+# checkpoint instead and never reads this file.
+resnet50_imagenet = 'https://download.pytorch.org/models/resnet50-19c8e357.pth'
 norm_cfg = dict(type='BN', requires_grad=True)
 fused_channels = 256 + 512 + 1024 + 2048
 data_preprocessor = dict(
@@ -21,7 +33,8 @@ model = dict(
         out_indices=(0, 1, 2, 3),
         norm_cfg=norm_cfg,
         norm_eval=False,
-        style='pytorch'),
+        style='pytorch',
+        init_cfg=dict(type='Pretrained', checkpoint=resnet50_imagenet)),
     neck=dict(type='MultiLevelConcat'),
     heads=dict(
         depth=dict(type='DepthHead', in_channels=fused_channels),
