@@ -9,10 +9,13 @@ read here only to score, never given to the adapter):
 
 - each loss term's share of the gradient norm on the adapted parameters at
   the first step, so a term that dominates the update shows;
-- every ``interval`` steps: each task's metrics on the batch and collapse
+- every ``interval`` steps: each task's metrics on the batch, collapse
   indicators (mean edge probability, share of pixels predicted as edges,
   share of the most frequent predicted class and the entropy of the
-  predicted class distribution in bits);
+  predicted class distribution in bits) and, for S4T, the objective under a
+  fixed mask in evaluation mode (``S4TAdapter.consistency``): whether the
+  steps make the main heads and the reconstruction agree at all, given that
+  the target they chase moves with the backbone;
 - for a model with a relation predictor, each task scored from the relation
   predictor's reconstruction (mask ratio as configured) and from the main
   heads at step 0: is the reconstruction a better or a worse prediction
@@ -135,12 +138,17 @@ def diagnose_domain(cfg, model, adapter, domain: dict, args) -> dict:
             relation=score(cfg, model, batch, meta, rel))
     report['gradient_shares'] = gradient_shares(adapter, inputs)
     adapter.reset()
-    curve = [dict(step=0, **score(cfg, model, batch, meta))]
+
+    def point(step):
+        result = dict(step=step, **score(cfg, model, batch, meta))
+        if hasattr(adapter, 'consistency'):
+            result['consistency'] = adapter.consistency(inputs)
+        return result
+
+    curve = [point(0)]
     for step in range(args.interval, args.steps + 1, args.interval):
         adapter.adapt(inputs, args.interval, seed=args.seed + step)
-        model.eval()
-        curve.append(dict(step=step, losses=dict(adapter.last_losses),
-                          **score(cfg, model, batch, meta)))
+        curve.append(dict(point(step), losses=dict(adapter.last_losses)))
     report['curve'] = curve
     adapter.reset()
     return report
@@ -157,7 +165,7 @@ def format_report(report: dict) -> str:
             'collapse') and k in rel]
         lines.append('relation reconstruction vs main heads: ' + ', '.join(
             f'{k} {rel[k]:.3f} vs {main[k]:.3f}' for k in keys))
-    keys = [k for k in report['curve'][0] if k != 'step']
+    keys = [k for k in report['curve'][0] if k not in ('step', 'losses')]
     lines += ['', '| step | ' + ' | '.join(keys) + ' |',
               '|' + '---|' * (len(keys) + 1)]
     for point in report['curve']:

@@ -37,6 +37,7 @@ def test_gradient_shares_curve_and_relation_scores(tmp_path):
     assert sum(v['share'] for v in shares.values()) == pytest.approx(1.0)
     assert all(v['grad_norm'] > 0 for v in shares.values())
     assert [p['step'] for p in report['curve']] == [0, 2, 4]
+    assert all(p['consistency'] > 0 for p in report['curve'])
     first, last = report['curve'][0], report['curve'][-1]
     for point in (first, last):
         assert 0 <= point['collapse/edge_share'] <= 1

@@ -235,3 +235,65 @@ def test_anchor_term_is_the_squared_distance_to_the_source():
         ADAPTERS.build(dict(type='S4TAdapter', compare='probabilities'))
     with pytest.raises(ValueError, match='valid: all, norm'):
         ADAPTERS.build(dict(type='S4TAdapter', parameters='heads'))
+
+
+def test_best_consistency_ends_on_the_lowest_scoring_state(monkeypatch):
+    def build(model):
+        return ADAPTERS.build(dict(
+            type='S4TAdapter', select_state='best_consistency',
+            check_interval=2, adapt_modules=('backbone', ),
+            optimizer=dict(type='SGD', lr=0.5))).bind(model)
+
+    def seeded_model():
+        torch.manual_seed(0)
+        return _model()
+
+    inputs = _inputs(seeded_model())
+    # the state after 2 of 6 steps, adapted without the rule
+    reference = seeded_model()
+    plain = ADAPTERS.build(dict(
+        type='S4TAdapter', adapt_modules=('backbone', ),
+        optimizer=dict(type='SGD', lr=0.5))).bind(reference)
+    plain.adapt(inputs, steps=2, seed=7)
+    # scores before adapting and after steps 2, 4, 6: best after step 2
+    model = seeded_model()
+    adapter = build(model)
+    scores = iter([1.0, 0.5, 0.8, 0.6])
+    monkeypatch.setattr(adapter, 'consistency', lambda x: next(scores))
+    adapter.adapt(inputs, steps=6, seed=7)
+    assert adapter.stats['rolled_back_steps'] == 4
+    expected = reference.state_dict()
+    assert all(torch.equal(v, expected[k])
+               for k, v in model.state_dict().items())
+    # all scores worse than the start: back to the source state, bitwise
+    model = _model()
+    source = _state(model)
+    adapter = build(model)
+    scores = iter([1.0, 2.0, 3.0])
+    monkeypatch.setattr(adapter, 'consistency', lambda x: next(scores))
+    adapter.adapt(inputs, steps=4, seed=7)
+    assert adapter.stats['rolled_back_steps'] == 4
+    assert all(torch.equal(v, source[k])
+               for k, v in model.state_dict().items())
+
+
+def test_consistency_is_the_objective_under_a_fixed_mask():
+    model = _model()
+    inputs = _inputs(model)
+    adapter = ADAPTERS.build(dict(
+        type='S4TAdapter', select_state='best_consistency',
+        anchor_weight=1.0)).bind(model)
+    model.train()
+    first = adapter.consistency(inputs)
+    assert model.training  # the mode is restored
+    assert adapter.consistency(inputs) == first  # same mask every time
+    adapter.generator = torch.Generator().manual_seed(0)
+    model.eval()
+    with torch.no_grad():
+        terms = adapter.objective(model, inputs)
+    assert first == pytest.approx(float(sum(
+        v for k, v in terms.items() if k != 'anchor')))
+    with pytest.raises(ValueError, match='valid: last, best_consistency'):
+        ADAPTERS.build(dict(type='S4TAdapter', select_state='best'))
+    with pytest.raises(ValueError, match='check_interval must be >= 1'):
+        ADAPTERS.build(dict(type='S4TAdapter', check_interval=0))

@@ -6,12 +6,14 @@ import torch
 import torch.nn as nn
 
 from s4t_mm.registry import ADAPTERS, MODELS
+from ..snapshot import StateSnapshot
 from .base_adapter import BaseAdapter, named_parameters_of, norm_layers
 
 WEIGHTINGS = ('squared_task_weights', 'uncertainty')
 COMPARE_SPACES = ('raw', 'activated')
 TASK_BALANCES = (None, 'initial')
 PARAMETER_SETS = ('all', 'norm')
+STATE_SELECTIONS = ('last', 'best_consistency')
 
 
 @ADAPTERS.register_module()
@@ -33,8 +35,9 @@ class S4TAdapter(BaseAdapter):
     the main heads get none.
 
     The defaults are the reference's. The other values of ``compare``,
-    ``task_balance``, ``parameters`` and ``anchor_weight`` are ours, options
-    for studying why S4T's gradient collapses a model (docs/benchmarks.md):
+    ``task_balance``, ``parameters``, ``anchor_weight`` and
+    ``select_state`` are ours, options for studying why S4T's gradient
+    collapses a model (docs/benchmarks.md):
 
     Args:
         weighting: ``'squared_task_weights'`` or ``'uncertainty'``.
@@ -58,6 +61,14 @@ class S4TAdapter(BaseAdapter):
         adapt_modules: model attributes whose parameters are adapted; e.g.
             ``('backbone', 'neck')`` keeps the relation predictor and the
             compressor frozen, so the source relations cannot be rewritten.
+        select_state: ``'last'`` keeps the state after the last step;
+            ``'best_consistency'`` scores the objective (without the anchor,
+            model in evaluation mode, one fixed mask) before adapting and
+            every ``check_interval`` steps, and ends on the state that
+            scored lowest: a label-free stop/rollback rule, meaningful when
+            the relation predictor is frozen (otherwise it learns to agree
+            with anything).
+        check_interval: steps between two scorings of ``select_state``.
         **kwargs: see :class:`BaseAdapter`.
     """
 
@@ -71,6 +82,8 @@ class S4TAdapter(BaseAdapter):
                  anchor_weight: float = 0.0,
                  adapt_modules: Sequence[str] = ('backbone', 'neck',
                                                  'relation_predictor'),
+                 select_state: str = 'last',
+                 check_interval: int = 5,
                  **kwargs):
         super().__init__(**kwargs)
         for name, value, valid in (('weighting', weighting, WEIGHTINGS),
@@ -78,10 +91,15 @@ class S4TAdapter(BaseAdapter):
                                    ('task_balance', task_balance,
                                     TASK_BALANCES),
                                    ('parameters', parameters,
-                                    PARAMETER_SETS)):
+                                    PARAMETER_SETS),
+                                   ('select_state', select_state,
+                                    STATE_SELECTIONS)):
             if value not in valid:
                 raise ValueError(f'unknown {name} {value!r}; valid: '
                                  f'{", ".join(map(str, valid))}')
+        if check_interval < 1:
+            raise ValueError(f'check_interval must be >= 1, got '
+                             f'{check_interval}')
         if anchor_weight < 0:
             raise ValueError(f'anchor_weight must be >= 0, got '
                              f'{anchor_weight}')
@@ -94,7 +112,10 @@ class S4TAdapter(BaseAdapter):
         self.parameters = parameters
         self.anchor_weight = anchor_weight
         self.adapt_modules = tuple(adapt_modules)
+        self.select_state = select_state
+        self.check_interval = check_interval
         self.combiner: Optional[nn.Module] = None
+        self._best: Optional[StateSnapshot] = None
         self._initial: Optional[Dict[str, torch.Tensor]] = None
         self._anchor = None
 
@@ -125,6 +146,10 @@ class S4TAdapter(BaseAdapter):
         super().bind(model)
         if self.anchor_weight > 0:
             self._anchor = [p.detach().clone() for _, p in self.adapted]
+        if self.select_state == 'best_consistency':
+            self._best = StateSnapshot(self.adapted +
+                                       list(model.named_buffers()))
+            self.stats.setdefault('rolled_back_steps', 0)
         return self
 
     def extra_modules(self):
@@ -133,7 +158,39 @@ class S4TAdapter(BaseAdapter):
     def adapt(self, inputs: torch.Tensor, steps: int,
               seed: Optional[int] = None) -> None:
         self._initial = None  # task_balance='initial' measures afresh
-        super().adapt(inputs, steps, seed)
+        if self._best is None:
+            super().adapt(inputs, steps, seed)
+            return
+        best, best_step = self.consistency(inputs), 0
+        self._best.update()
+        done = 0
+        while done < steps:
+            chunk = min(self.check_interval, steps - done)
+            super().adapt(inputs, chunk,
+                          None if seed is None else seed + done)
+            done += chunk
+            score = self.consistency(inputs)
+            if score < best:
+                best, best_step = score, done
+                self._best.update()
+        if best_step < steps:
+            self._best.restore()
+            self.stats['rolled_back_steps'] += steps - best_step
+
+    def consistency(self, inputs: torch.Tensor) -> float:
+        """The objective without the anchor, in evaluation mode, under one
+        fixed mask: lower means the main heads agree better with what the
+        relation predictor reconstructs."""
+        was_training, generator = self.model.training, self.generator
+        self.generator = torch.Generator(inputs.device).manual_seed(0)
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                terms = self.objective(self.model, inputs)
+        finally:
+            self.model.train(was_training)
+            self.generator = generator
+        return float(sum(v for k, v in terms.items() if k != 'anchor'))
 
     def task_weight(self, model, task: str) -> float:
         if self.task_weights is not None:
