@@ -1,10 +1,11 @@
 """Drive a test-time adaptation method inside ``runner.test()``."""
-from typing import Optional, Union
+from typing import Iterator, Optional, Sequence, Union
 
 import numpy as np
 import torch
 import torch.distributed as dist
 from mmengine.hooks import Hook
+from mmengine.structures import BaseDataElement
 
 from s4t_mm.registry import ADAPTERS, HOOKS
 from s4t_mm.structures import without_ground_truth
@@ -28,8 +29,14 @@ class TestTimeAdaptHook(Hook):
     batch is preprocessed for the adapter, so labels never reach adaptation;
     the test loop itself still predicts and scores the original batch.
 
-    After each test run the adapter's counters of that run (steps, resets,
-    skipped and undone steps) are put into the message hub as ``tta_stats``.
+    The predictions of every test batch are checked: non-finite ones are
+    reported to the adapter (:meth:`BaseAdapter.recover`), which restores
+    its last good state for the batches that follow.
+
+    After each test run (one target domain) the adapter's counters of that
+    run (steps, resets, failures, restores) are put into the message hub as
+    ``tta_stats`` and its failure events (step, event, action) as
+    ``tta_events``.
 
     Args:
         adapter: config of a registered adapter (``S4TAdapter``, ...).
@@ -62,17 +69,28 @@ class TestTimeAdaptHook(Hook):
             self.model = model
             self.adapter.bind(model)
         self._stats_before = dict(self.adapter.stats)
+        self.adapter.begin_domain()
         self.protocol.before_domain(self, runner)
 
     def before_test_iter(self, runner, batch_idx: int,
                          data_batch: Optional[dict] = None) -> None:
         self.protocol.before_batch(self, batch_idx, data_batch)
 
+    def after_test_iter(self, runner, batch_idx: int,
+                        data_batch: Optional[dict] = None,
+                        outputs: Optional[Sequence] = None) -> None:
+        tensors = list(prediction_tensors(outputs or []))
+        if tensors and not bool(torch.stack(
+                [torch.isfinite(t).all() for t in tensors]).all()):
+            self.adapter.recover('non_finite_predictions', batch=batch_idx)
+
     def after_test(self, runner) -> None:
         runner.message_hub.update_info('tta_stats', {
             k: v - self._stats_before.get(k, 0)
             for k, v in self.adapter.stats.items()
         })
+        runner.message_hub.update_info('tta_events',
+                                       list(self.adapter.events))
 
     def batch_seed(self, data_batch: dict, batch_idx: int) -> int:
         """A seed for the adaptation on this batch, from the ``sample_idx``
@@ -99,3 +117,20 @@ class TestTimeAdaptHook(Hook):
                 dist.get_world_size() > 1:
             for tensor in self.adapter.snapshot.tensors:
                 dist.broadcast(tensor.data, src=0)
+
+
+def prediction_tensors(samples: Sequence[BaseDataElement]
+                       ) -> Iterator[torch.Tensor]:
+    """The floating-point tensors of predicted data samples (every field
+    but ground truth: ``pred_<task>`` maps, mmseg's ``seg_logits``)."""
+    for sample in samples:
+        for key in sample.keys():
+            if key.startswith('gt_'):
+                continue
+            value = sample.get(key)
+            values = value.values() if isinstance(value, BaseDataElement) \
+                else [value]
+            for tensor in values:
+                if isinstance(tensor, torch.Tensor) and \
+                        tensor.is_floating_point():
+                    yield tensor

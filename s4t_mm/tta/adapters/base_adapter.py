@@ -15,6 +15,16 @@ from ..snapshot import StateSnapshot
 NORM_POLICIES = ('batch_stats', 'source_stats')
 AMP_DTYPES = {None: None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 
+#: What can fail, in the order a failure is blamed (a non-finite gradient
+#: makes the parameters non-finite, and they the loss), and the counter of
+#: each in ``stats``.
+FAILURE_COUNTERS = dict(
+    non_finite_gradients='undone_non_finite_grads',
+    non_finite_parameters='undone_non_finite_params',
+    non_finite_buffers='undone_non_finite_buffers',
+    non_finite_loss='skipped_non_finite_loss',
+    non_finite_predictions='non_finite_predictions')
+
 
 class BaseAdapter:
     """Base class of test-time adaptation methods.
@@ -30,9 +40,23 @@ class BaseAdapter:
       tensors* (labels never reach an adapter);
     - :meth:`reset` restores the snapshot in place, bitwise.
 
-    A step whose loss is not finite is skipped, and a step that leaves a
-    parameter non-finite is undone (``guard_non_finite``); both are counted
-    in :attr:`stats`.
+    With ``guard_non_finite`` (default) a failure never stays in the model:
+    when a loss, a gradient, an adapted parameter, a normalisation
+    statistic or (reported by the hook, :meth:`recover`) a prediction is not
+    finite, the adapter restores the *last good state*, the last state whose
+    parameters, statistics and loss were all seen finite (the source state
+    if there is none since the last :meth:`reset`), clears the optimizer's
+    state and goes on. After ``max_consecutive_failures`` failures without
+    a good step in between it stops adapting until the next
+    :meth:`begin_domain` and says so. Every failure is counted in
+    :attr:`stats` and listed, with its step and the action taken, in
+    :attr:`events`.
+
+    A step costs one host synchronisation: the finiteness of the previous
+    step's gradients and resulting parameters, of the normalisation
+    statistics and of this step's loss terms are read together, before this
+    step's backward pass; one more at the end of :meth:`adapt` checks its
+    last step.
 
     Args:
         optimizer: optimizer config over the selected parameters, e.g.
@@ -40,7 +64,11 @@ class BaseAdapter:
         norm_policy: ``'batch_stats'``: normalisation layers use (and update)
             batch statistics while adapting, as in the S4T reference;
             ``'source_stats'``: they keep the source running statistics.
-        guard_non_finite: undo steps that produce non-finite parameters.
+        guard_non_finite: restore the last good state after a non-finite
+            loss, gradient, parameter, statistic or prediction; without it a
+            non-finite loss only skips its step.
+        max_consecutive_failures: failures without a good step in between
+            after which adaptation stops for the rest of the domain.
         amp: mixed precision of the objective: None, ``'bf16'`` (CPU or
             GPU) or ``'fp16'`` (GPU, with dynamic loss scaling).
         channels_last: convert the model (at :meth:`bind`) and the adapted
@@ -56,6 +84,7 @@ class BaseAdapter:
                  optimizer: Optional[dict] = None,
                  norm_policy: str = 'batch_stats',
                  guard_non_finite: bool = True,
+                 max_consecutive_failures: int = 3,
                  amp: Optional[str] = None,
                  channels_last: bool = False):
         if norm_policy not in NORM_POLICIES:
@@ -66,8 +95,12 @@ class BaseAdapter:
         if amp not in AMP_DTYPES:
             raise ValueError(f'unknown amp {amp!r}; valid: '
                              f'{", ".join(map(str, AMP_DTYPES))}')
+        if max_consecutive_failures < 1:
+            raise ValueError('max_consecutive_failures must be >= 1, got '
+                             f'{max_consecutive_failures}')
         self.norm_policy = norm_policy
         self.guard_non_finite = guard_non_finite
+        self.max_consecutive_failures = max_consecutive_failures
         self.amp = amp
         self.channels_last = channels_last
         self.scaler: Optional[torch.amp.GradScaler] = None
@@ -78,9 +111,20 @@ class BaseAdapter:
         self.generator: Optional[torch.Generator] = None
         self.model: Optional[nn.Module] = None
         self.optimizer: Optional[torch.optim.Optimizer] = None
-        self.stats = dict(steps=0, resets=0, skipped_non_finite_loss=0,
-                          undone_non_finite_params=0, single_image_batches=0)
+        self.stats = dict(steps=0, resets=0, single_image_batches=0,
+                          restored_last_good=0, restored_source=0,
+                          stopped=0, steps_not_run=0,
+                          **{c: 0 for c in FAILURE_COUNTERS.values()})
         self.last_losses: Dict[str, float] = {}
+        #: The failures of the current domain: dicts with ``step`` (steps
+        #: attempted in the domain so far), ``event`` and ``action``.
+        self.events: List[dict] = []
+        self._step_index = 0
+        self._failures = 0  # consecutive, without a good step in between
+        self._stopped = False
+        self._stepped = False  # the last step's result is not checked yet
+        self._good_valid = False  # False: the last good state is the source
+        self._restored = False  # no step since the last restore
 
     # -- what a method defines -------------------------------------------
     def select_parameters(self, model: nn.Module
@@ -124,8 +168,12 @@ class BaseAdapter:
             self.optimizer = OPTIMIZERS.build(cfg)
         buffers = [(n, b) for n, b in model.named_buffers()]
         self.snapshot = StateSnapshot(named + buffers)
-        self._pre_step = StateSnapshot(named) if (
-            self.guard_non_finite and self.uses_gradients) else None
+        self._good = StateSnapshot(named + buffers) \
+            if self.guard_non_finite else None
+        self._good_valid = False
+        self._stepped = False
+        self._checked_buffers = [b for _, b in buffers
+                                 if b.is_floating_point()]
         print_log(
             f'{type(self).__name__}: adapting {len(params)} tensors '
             f'({sum(p.numel() for p in params):,} values), norm policy '
@@ -136,10 +184,34 @@ class BaseAdapter:
         """Restore the source state in place (bitwise) and forget the
         optimizer's state (momentum etc.)."""
         self.snapshot.restore()
-        if self.optimizer is not None:
-            self.optimizer.state.clear()
+        self._forget_optimizer_state()
         self.scaler = None  # a fresh loss scale, created at the next step
+        self._good_valid = False
+        self._stepped = False
         self.stats['resets'] += 1
+
+    def begin_domain(self) -> None:
+        """Start a target domain: adapt again if a divergence stopped it in
+        the previous one, count steps from 0 and start a new event list.
+        The model's state is left as it is (see the protocols)."""
+        self._stopped = False
+        self._failures = 0
+        self._step_index = 0
+        self.events = []
+
+    @property
+    def stopped(self) -> bool:
+        """Whether adaptation is stopped for the rest of the domain."""
+        return self._stopped
+
+    def recover(self, event: str, **info) -> None:
+        """Restore the last good state after a failure seen outside a step
+        (the hook reports ``'non_finite_predictions'``), count it and record
+        it with ``info`` (e.g. ``batch=3``)."""
+        if event not in FAILURE_COUNTERS:
+            raise ValueError(f'unknown adaptation event {event!r}; valid: '
+                             f'{", ".join(FAILURE_COUNTERS)}')
+        self._fail(event, **info)
 
     def set_mode(self) -> None:
         """Put the model in the mode adaptation runs in."""
@@ -156,7 +228,13 @@ class BaseAdapter:
         A batch of one image cannot give BatchNorm meaningful batch
         statistics; with ``norm_policy='batch_stats'`` such a batch is
         adapted with the source running statistics instead, with a warning.
+
+        Once adaptation is stopped (:attr:`stopped`) the steps are not run;
+        they are counted in ``stats['steps_not_run']``.
         """
+        if self._stopped:
+            self.stats['steps_not_run'] += steps
+            return
         self.generator = None if seed is None else torch.Generator(
             inputs.device).manual_seed(seed)
         if self.channels_last:
@@ -168,10 +246,15 @@ class BaseAdapter:
             self.model.eval()
         try:
             with torch.enable_grad():
-                for _ in range(steps):
+                for done in range(steps):
+                    if self._stopped:
+                        self.stats['steps_not_run'] += steps - done
+                        break
                     self.step(inputs)
         finally:
             self.model.train(was_training)
+        if self.guard_non_finite and steps > 0 and not self._stopped:
+            self._check_last_step()
 
     def _warn_single_image(self) -> None:
         if not self.stats['single_image_batches']:
@@ -183,25 +266,35 @@ class BaseAdapter:
         self.stats['single_image_batches'] += 1
 
     def step(self, inputs: torch.Tensor) -> None:
+        """One adaptation step on ``inputs``.
+
+        The objective's forward pass comes first; then, with one host
+        synchronisation, the loss terms, the previous step's gradients and
+        the current parameters and statistics are checked. A failure
+        restores the last good state and skips the step; otherwise the
+        current state becomes the last good one and the step is taken.
+        """
+        self._step_index += 1
         if not self.uses_gradients:
             with torch.no_grad():
                 self.objective(self.model, inputs)
             self.stats['steps'] += 1
+            self._stepped = True  # checked at the end of adapt()
             return
         with self._autocast(inputs.device):
             losses = self.objective(self.model, inputs)
         loss = sum(losses.values())
-        values = torch.stack([v.detach().float()
-                              for v in losses.values()]).tolist()
+        terms = torch.stack([v.detach().float() for v in losses.values()])
+        values, failure = self._check(terms)
         self.last_losses = dict(zip(losses, values))
-        loss_value = sum(values)
-        if not math.isfinite(loss_value):
-            self.stats['skipped_non_finite_loss'] += 1
-            print_log(f'non-finite adaptation loss {loss_value}; step '
-                      'skipped', logger='current', level=30)
+        if failure is not None:
+            self._fail(failure)
             return
-        if self._pre_step is not None:
-            self._pre_step.update()
+        if self._good is not None:
+            self._good.update()
+            self._good_valid = True
+            if self._stepped:  # the previous step's result is good
+                self._failures = 0
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is None:
             loss.backward()
@@ -211,12 +304,109 @@ class BaseAdapter:
             self.scaler.step(self.optimizer)
             self.scaler.update()
         self.stats['steps'] += 1
-        if self._pre_step is not None and not self._params_finite():
-            self._pre_step.restore()
+        self._stepped = True
+        self._restored = False
+
+    def _check(self, loss_terms: Optional[torch.Tensor] = None
+               ) -> Tuple[List[float], Optional[str]]:
+        """The loss terms as floats and the first failure (a key of
+        :data:`FAILURE_COUNTERS`) or None, read with one synchronisation.
+
+        Without the guard only the loss is checked. The gradients are those
+        of the last step taken (None after a restore or reset); with a loss
+        scaler, non-finite gradients are the scaler's business (it skips
+        such steps and lowers the scale), so they are not checked.
+        """
+        parts, kinds = [], []
+        if self.guard_non_finite:
+            grads = [p.grad for _, p in self.adapted if p.grad is not None] \
+                if self._stepped and self.scaler is None else []
+            for kind, tensors in (
+                    ('non_finite_gradients', grads),
+                    ('non_finite_parameters', [p for _, p in self.adapted]),
+                    ('non_finite_buffers', self._checked_buffers)):
+                if tensors:
+                    # One fused L2 norm per tensor: NaN and +-inf propagate
+                    # into the sum (values above ~1e19 overflow it too,
+                    # which is exploded anyway).
+                    parts.append(torch.stack(
+                        torch._foreach_norm(tensors)).float().sum()[None])
+                    kinds.append(kind)
+        if loss_terms is not None:
+            parts.append(loss_terms)
+        if not parts:
+            return [], None
+        values = torch.cat(parts).tolist()
+        checks, losses = values[:len(kinds)], values[len(kinds):]
+        for kind, value in zip(kinds, checks):
+            if not math.isfinite(value):
+                return losses, kind
+        if not math.isfinite(sum(losses)):
+            return losses, 'non_finite_loss'
+        return losses, None
+
+    def _check_last_step(self) -> None:
+        """Check what the last step of :meth:`adapt` left (its loss is only
+        seen at the next step); for methods without gradients this makes
+        the previous state the last good one."""
+        if not self._stepped:
+            return
+        _, failure = self._check()
+        if failure is not None:
+            self._fail(failure)
+        elif not self.uses_gradients:
+            self._good.update()
+            self._good_valid = True
+            self._failures = 0
+            self._stepped = False
+
+    def _fail(self, event: str, **info) -> None:
+        name = type(self).__name__
+        self.stats[FAILURE_COUNTERS[event]] += 1
+        if not self.guard_non_finite:
+            action = 'none' if event == 'non_finite_predictions' \
+                else 'skipped'
+            self.events.append(dict(step=self._step_index, event=event,
+                                    action=action, **info))
+            print_log(f'{name}: {event.replace("_", " ")} at adaptation '
+                      f'step {self._step_index} (guard_non_finite is off; '
+                      f'action: {action})', logger='current', level=30)
+            return
+        # The last good state was seen with a finite loss in the adaptation
+        # mode; if its own predictions fail, only the source state is left.
+        if self._good_valid and not (
+                self._restored and event == 'non_finite_predictions'):
+            self._good.restore()
+            action = 'restored_last_good'
+        else:
+            self.snapshot.restore()
+            self._good_valid = False
+            action = 'restored_source'
+        self._restored = True
+        self._forget_optimizer_state()
+        self._stepped = False
+        self._failures += 1
+        self.stats[action] += 1
+        self.events.append(dict(step=self._step_index, event=event,
+                                action=action, **info))
+        print_log(f'{name}: {event.replace("_", " ")} at adaptation step '
+                  f'{self._step_index}; {action.replace("_", " ")} state',
+                  logger='current', level=30)
+        if self._failures >= self.max_consecutive_failures and \
+                not self._stopped:
+            self._stopped = True
+            self.stats['stopped'] += 1
+            self.events.append(dict(step=self._step_index,
+                                    event='consecutive_failures',
+                                    action='stopped'))
+            print_log(f'{name}: {self._failures} consecutive failures; '
+                      'adaptation stops for the rest of this domain',
+                      logger='current', level=30)
+
+    def _forget_optimizer_state(self) -> None:
+        if self.optimizer is not None:
             self.optimizer.state.clear()
-            self.stats['undone_non_finite_params'] += 1
-            print_log('adaptation step produced non-finite parameters; '
-                      'undone', logger='current', level=30)
+            self.optimizer.zero_grad(set_to_none=True)
 
     def _autocast(self, device: torch.device):
         dtype = AMP_DTYPES[self.amp]
@@ -228,12 +418,6 @@ class BaseAdapter:
         if dtype is torch.float16 and self.scaler is None:
             self.scaler = torch.amp.GradScaler('cuda')
         return torch.autocast(device.type, dtype=dtype)
-
-    def _params_finite(self) -> bool:
-        # One fused L2 norm per tensor: NaN and +-inf propagate into it (a
-        # finite tensor above ~1e19 overflows too, which is broken anyway).
-        norms = torch._foreach_norm([p for _, p in self.adapted])
-        return bool(torch.isfinite(torch.stack(norms)).all())
 
 
 def named_parameters_of(model: nn.Module, prefixes: Sequence[str]

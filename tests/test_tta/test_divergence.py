@@ -1,0 +1,210 @@
+"""A failure during adaptation never stays in the model: non-finite losses,
+gradients, parameters, statistics and predictions restore the last good
+state, are counted and listed, and stop a domain after K in a row."""
+import pytest
+import torch
+
+from s4t_mm.engine.hooks.test_time_adapt_hook import prediction_tensors
+from s4t_mm.registry import ADAPTERS, HOOKS, MODELS
+from s4t_mm.structures import MultiTaskDataSample
+from s4t_mm.tta.adapters.base_adapter import FAILURE_COUNTERS
+from ..test_models.utils import synthetic_batch, tiny_model_cfg
+
+
+def _model():
+    torch.manual_seed(42)
+    return MODELS.build(tiny_model_cfg(relation=True))
+
+
+def _state(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _assert_state(model, state):
+    for k, v in model.state_dict().items():
+        assert torch.equal(state[k], v), k
+
+
+def _bound(model, **cfg):
+    cfg = dict(dict(type='S4TAdapter', loss_weight=1.0,
+                    optimizer=dict(type='SGD', lr=0.05)), **cfg)
+    return ADAPTERS.build(cfg).bind(model)
+
+
+def _inputs(model, n=2, seed=0):
+    return model.data_preprocessor(synthetic_batch(n=n, seed=seed))['inputs']
+
+
+def _failures(adapter):
+    return {e: adapter.stats[c] for e, c in FAILURE_COUNTERS.items()
+            if adapter.stats[c]}
+
+
+def test_exploding_steps_restore_the_last_good_state_then_stop():
+    model = _model()
+    source = _state(model)
+    # source statistics: the forward passes leave the buffers alone, so
+    # the state restored is the source state bitwise
+    adapter = _bound(model, norm_policy='source_stats',
+                     optimizer=dict(type='SGD', lr=float('inf')))
+    adapter.begin_domain()
+    adapter.adapt(_inputs(model), steps=10)
+    # step 1 is checked at the source state and taken; step 2 finds
+    # infinite parameters and restores the source state (the last good
+    # one); steps 3/4 and 5/6 repeat this; three failures in a row stop it.
+    assert _failures(adapter) == {'non_finite_parameters': 3}
+    assert adapter.stats['steps'] == 3
+    assert adapter.stats['restored_last_good'] == 3
+    assert adapter.stats['stopped'] == 1 and adapter.stopped
+    assert adapter.stats['steps_not_run'] == 4
+    assert adapter.events == [
+        dict(step=2, event='non_finite_parameters',
+             action='restored_last_good'),
+        dict(step=4, event='non_finite_parameters',
+             action='restored_last_good'),
+        dict(step=6, event='non_finite_parameters',
+             action='restored_last_good'),
+        dict(step=6, event='consecutive_failures', action='stopped'),
+    ]
+    _assert_state(model, source)
+    adapter.adapt(_inputs(model), steps=2)  # stopped: nothing runs
+    assert adapter.stats['steps_not_run'] == 6
+    adapter.begin_domain()
+    assert not adapter.stopped and adapter.events == []
+
+
+def test_a_bad_batch_restores_the_last_verified_state_and_adaptation_goes_on():
+    model = _model()
+    adapter = _bound(model)
+    adapter.begin_domain()
+    good = _inputs(model)
+    adapter.adapt(good, steps=2)
+    # the state the second step started from was checked (finite loss)
+    verified = {n: t.clone() for n, t in adapter._good.saved().items()}
+    adapter.adapt(torch.full_like(good, float('nan')), steps=1)
+    # train-mode BatchNorm took the NaN batch into its running statistics
+    assert adapter.events == [dict(step=3, event='non_finite_buffers',
+                                   action='restored_last_good')]
+    for name, tensor in zip(adapter.snapshot.names,
+                            adapter.snapshot.tensors):
+        assert torch.equal(tensor, verified[name]), name
+    adapter.adapt(good, steps=3)
+    assert adapter.stats['steps'] == 5 and not adapter.stopped
+    assert adapter._failures == 0  # a good step ended the streak
+    assert all(torch.isfinite(p).all() for _, p in adapter.adapted)
+
+
+def test_nan_images_fall_back_to_the_source_state_and_stop():
+    model = _model()
+    source = _state(model)
+    adapter = _bound(model, max_consecutive_failures=2)
+    adapter.begin_domain()
+    adapter.adapt(torch.full_like(_inputs(model), float('nan')), steps=5)
+    assert [e['action'] for e in adapter.events] == [
+        'restored_source', 'restored_source', 'stopped']
+    assert adapter.stats['steps'] == 0
+    assert adapter.stats['steps_not_run'] == 3
+    assert all(v != v for v in adapter.last_losses.values())  # NaN
+    _assert_state(model, source)
+
+
+def test_bn_adapt_never_keeps_non_finite_statistics():
+    model = _model()
+    source = _state(model)
+    adapter = ADAPTERS.build(dict(type='NormStatsAdapter',
+                                  momentum=1.0)).bind(model)
+    adapter.begin_domain()
+    adapter.adapt(torch.full_like(_inputs(model), float('nan')), steps=2)
+    assert _failures(adapter) == {'non_finite_buffers': 1}
+    _assert_state(model, source)
+    adapter.adapt(_inputs(model), steps=1)
+    assert adapter.stats['steps'] == 3 and _failures(adapter) == {
+        'non_finite_buffers': 1}
+    assert not torch.equal(model.backbone.stem[1].running_mean,
+                           source['backbone.stem.1.running_mean'])
+
+
+def test_without_the_guard_a_non_finite_loss_only_skips_its_step():
+    model = _model()
+    adapter = _bound(model, guard_non_finite=False)
+    adapter.begin_domain()
+    adapter.adapt(torch.full_like(_inputs(model), float('nan')), steps=4)
+    assert _failures(adapter) == {'non_finite_loss': 4}
+    assert adapter.stats['restored_source'] == 0 and not adapter.stopped
+    assert {e['action'] for e in adapter.events} == {'skipped'}
+
+
+def test_one_host_synchronisation_per_step(monkeypatch):
+    model = _model()
+    adapter = _bound(model)
+    inputs = _inputs(model)
+    calls = []
+    tolist = torch.Tensor.tolist
+    item = torch.Tensor.item
+
+    def counted(name, fn):
+        def wrapper(self, *args, **kwargs):
+            calls.append(name)
+            return fn(self, *args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(torch.Tensor, 'tolist', counted('tolist', tolist))
+    monkeypatch.setattr(torch.Tensor, 'item', counted('item', item))
+    adapter.adapt(inputs, steps=5)
+    # one per step, one for the last step's result
+    assert calls == ['tolist'] * 6
+
+
+def test_predictions_failure_restores_last_good_then_source():
+    model = _model()
+    source = _state(model)
+    adapter = _bound(model)
+    adapter.begin_domain()
+    adapter.adapt(_inputs(model), steps=3)
+    adapter.recover('non_finite_predictions', batch=0)
+    assert adapter.events[-1] == dict(step=3, event='non_finite_predictions',
+                                      action='restored_last_good', batch=0)
+    # the restored state's own predictions fail: only the source is left
+    adapter.recover('non_finite_predictions', batch=1)
+    assert adapter.events[-1]['action'] == 'restored_source'
+    _assert_state(model, source)
+    with pytest.raises(ValueError, match='unknown adaptation event '
+                       "'nan_loss'; valid: non_finite_gradients"):
+        adapter.recover('nan_loss')
+
+
+def test_hook_reports_non_finite_predictions(tmp_path):
+    from mmengine.logging import MessageHub
+    model = _model()
+    hook = HOOKS.build(dict(type='TestTimeAdaptHook',
+                            adapter=dict(type='S4TAdapter'),
+                            protocol=dict(type='episodic', steps=1)))
+
+    class Runner:
+        pass
+
+    runner = Runner()
+    runner.model = model
+    runner.message_hub = MessageHub.get_instance('test_divergence_hook')
+    hook.before_test(runner)
+    good, bad = MultiTaskDataSample(), MultiTaskDataSample()
+    good.set_pred('depth', torch.ones(1, 4, 4))
+    good.set_pred('semseg', torch.zeros(1, 4, 4, dtype=torch.long))
+    bad.set_pred('depth', torch.tensor([[[1.0, float('inf')]]]))
+    bad.set_gt('depth', torch.full((1, 1, 2), float('nan')))
+    assert len(list(prediction_tensors([good, bad]))) == 2  # no gt, no long
+    hook.after_test_iter(runner, 0, None, [good])
+    assert hook.adapter.stats['non_finite_predictions'] == 0
+    hook.after_test_iter(runner, 1, None, [good, bad])
+    hook.after_test(runner)
+    assert runner.message_hub.get_info('tta_stats')[
+        'non_finite_predictions'] == 1
+    assert runner.message_hub.get_info('tta_events') == [dict(
+        step=0, event='non_finite_predictions', action='restored_source',
+        batch=1)]
+
+
+def test_max_consecutive_failures_must_be_positive():
+    with pytest.raises(ValueError, match='max_consecutive_failures must be '
+                       '>= 1, got 0'):
+        ADAPTERS.build(dict(type='S4TAdapter', max_consecutive_failures=0))
