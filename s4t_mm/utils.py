@@ -1,6 +1,7 @@
 """Environment helpers."""
 import datetime
 import json
+import math
 import warnings
 
 from mmengine.registry import DefaultScope
@@ -33,12 +34,46 @@ def register_all_modules(init_default_scope: bool = True) -> None:
         DefaultScope.get_instance(name, scope_name='s4t_mm')
 
 
+#: Exit status of the tools' ``--strict`` when a result diverged.
+DIVERGED_EXIT_STATUS = 3
+
+
+def add_resume_and_strict_args(parser, units: str, parts: str) -> None:
+    """The tools' ``--resume`` (skip the ``units`` an interrupted run
+    stored in ``parts``) and ``--strict`` (exit with
+    :data:`DIVERGED_EXIT_STATUS` when a domain diverged) options."""
+    parser.add_argument('--resume', action='store_true',
+                        help=f'skip every {units} an interrupted run with '
+                        f'the same arguments finished (kept in {parts}); '
+                        'without it each is recomputed')
+    parser.add_argument('--strict', action='store_true',
+                        help=f'exit with status {DIVERGED_EXIT_STATUS} '
+                        'when adaptation diverged on a domain')
+
+
+def json_ready(obj):
+    """``obj`` in plain JSON types, as it would read back from a file:
+    tuples become lists, numpy scalars and arrays Python numbers and lists,
+    keys strings, and non-finite floats None (strict JSON has no NaN)."""
+    if isinstance(obj, dict):
+        return {str(k): json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_ready(v) for v in obj]
+    if hasattr(obj, 'tolist') and not isinstance(obj, (str, bytes)):
+        return json_ready(obj.tolist())  # numpy / torch values
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
 def dump_json_atomic(obj, path: str) -> None:
-    """Write JSON to a temporary file beside ``path`` and rename it into
-    place, so an interrupted write leaves the previous file intact."""
+    """Write strict JSON (:func:`json_ready`: non-finite numbers as null) to
+    a temporary file beside ``path`` and rename it into place, so an
+    interrupted write leaves the previous file intact."""
     from s4t_mm.engine.checkpoint import atomic_write_bytes
     atomic_write_bytes(
-        json.dumps(obj, indent=2, sort_keys=True).encode(), path)
+        json.dumps(json_ready(obj), indent=2, sort_keys=True,
+                   allow_nan=False).encode(), path)
 
 
 def unwrap_model(model):

@@ -1,29 +1,38 @@
 """Evaluate a source checkpoint on target domains, source-only and adapted.
 
     python tools/test_time_adapt.py CONFIG --checkpoint CKPT
-        [--work-dir DIR] [--out FILE.json] [--seeds 0 1 2]
-        [--show-dir DIR] [--cfg-options k=v ...] [--launcher {none,pytorch}]
+        [--work-dir DIR] [--out FILE.json] [--seeds 0 1 2] [--resume]
+        [--strict] [--show-dir DIR] [--cfg-options k=v ...]
+        [--launcher {none,pytorch}]
 
 The config is an ordinary test config with a ``TestTimeAdaptHook`` in
 ``custom_hooks`` and a ``target_domains`` list. Each domain is tested once
 without the hook (source-only) and once per seed with it; the per-task table
 with delta_m is printed and everything is written to a JSON (default
 ``<work_dir>/tta_results.json``).
+
+Each finished domain of each run is written at once to
+``<out without .json>.parts/<run>/<domain>.json``; with ``--resume`` a
+killed run started again with the same arguments skips them and ends with
+the same JSON. A domain whose adaptation diverged is marked ``diverged``
+and left out of ``mean_delta_m``; ``--strict`` then exits with status 3.
 """
 import argparse
 import os
 import os.path as osp
+import sys
 
 from mmengine.config import DictAction
 from mmengine.dist import get_rank
 from mmengine.logging import print_log
 
-from s4t_mm.apis import (check_domains, format_table, run_domains, summarize,
-                         tta_hook_cfg)
+from s4t_mm.apis import (DomainResults, check_domains, divergence_note,
+                         format_table, run_domains, summarize, tta_hook_cfg)
 from s4t_mm.engine.hooks import compose_comparisons, with_visualization_hook
 from s4t_mm.engine.launch import load_tool_config, setup_launcher
 from s4t_mm.evaluation.functional import delta_m_keys
-from s4t_mm.utils import dump_json_atomic, register_all_modules
+from s4t_mm.utils import (DIVERGED_EXIT_STATUS, add_resume_and_strict_args,
+                          dump_json_atomic, register_all_modules)
 
 
 def parse_args():
@@ -35,6 +44,8 @@ def parse_args():
     parser.add_argument('--out', help='results JSON path')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0],
                         help='seeds of the adapted runs')
+    add_resume_and_strict_args(parser, '(run, domain)',
+                               '<out without .json>.parts/')
     parser.add_argument('--domains', default='target_domains',
                         help='config key of the domain list; e.g. '
                         'validation_domains to choose hyper-parameters')
@@ -66,19 +77,19 @@ def main():
     domains = check_domains(cfg, args.domains)
 
     names = [d['name'] for d in domains]
+    out = args.out or osp.join(cfg.work_dir, 'tta_results.json')
+    parts = osp.splitext(out)[0] + '.parts'
 
-    def drawn(tag):
-        return with_visualization_hook(cfg, args.show_dir, tag, names) \
+    def run(tag, adapt, seed):
+        run_cfg = with_visualization_hook(cfg, args.show_dir, tag, names) \
             if args.show_dir else cfg
+        return run_domains(
+            run_cfg, args.checkpoint, domains, adapt=adapt, seed=seed,
+            work_dir=cfg.work_dir, name=tag,
+            results=DomainResults(osp.join(parts, tag), args.resume))
 
-    source = run_domains(drawn('source_only'), args.checkpoint, domains,
-                         adapt=False, seed=args.seeds[0],
-                         work_dir=cfg.work_dir, name='source_only')
-    adapted = [
-        run_domains(drawn(f'adapted_seed{seed}'), args.checkpoint, domains,
-                    adapt=True, seed=seed, work_dir=cfg.work_dir,
-                    name=f'adapted_seed{seed}') for seed in args.seeds
-    ]
+    source = run('source_only', False, args.seeds[0])
+    adapted = [run(f'adapted_seed{seed}', True, seed) for seed in args.seeds]
     summary = summarize(source, adapted, args.seeds)
     if get_rank() != 0:
         return
@@ -94,6 +105,8 @@ def main():
                                                first['source']))
     protocol = hook.get('protocol', dict(type='episodic', steps=1))
     protocol = dict(type=protocol) if isinstance(protocol, str) else protocol
+    diverged = [d for d, s in summary.items() if s['diverged']]
+    kept = [s['delta_m'] for s in summary.values() if not s['diverged']]
     results = dict(
         config=args.config,
         checkpoint=args.checkpoint,
@@ -103,14 +116,22 @@ def main():
         steps=protocol.get('steps'),
         seeds=args.seeds,
         domains=summary,
-        mean_delta_m=sum(s['delta_m'] for s in summary.values()) /
-        len(summary))
-    out = args.out or osp.join(cfg.work_dir, 'tta_results.json')
+        diverged_domains=diverged,
+        mean_delta_m=sum(kept) / len(kept) if kept else None)
     dump_json_atomic(results, out)
+    mean = 'none (every domain diverged)' if not kept else \
+        f'{results["mean_delta_m"]:+.2f} %' + (
+            f' over {len(kept)} of {len(summary)} domains' if diverged
+            else '')
+    note = divergence_note(summary)
     print_log(f'{results["method"]} ({protocol["type"]} protocol), source '
               f'-> adapted, mean ± std over seeds {args.seeds}:\n{table}\n'
-              f'mean delta_m: {results["mean_delta_m"]:+.2f} %\n'
-              f'results: {out}', logger='current')
+              + (f'{note}\n' if note else '') +
+              f'mean delta_m: {mean}\nresults: {out}', logger='current')
+    if args.strict and diverged:
+        print_log(f'--strict: {len(diverged)} diverged domain(s): '
+                  f'{", ".join(diverged)}', logger='current', level=40)
+        sys.exit(DIVERGED_EXIT_STATUS)
 
 
 if __name__ == '__main__':

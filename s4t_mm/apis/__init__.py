@@ -1,7 +1,8 @@
-from .adaptation import (check_domains, domain_dataloader, format_table,
-                         run_domains, summarize, tta_hook_cfg)
+from .adaptation import (DomainResults, check_domains, divergence_note,
+                         domain_dataloader, format_table, run_domains,
+                         summarize, tta_hook_cfg)
 
 __all__ = [
-    'check_domains', 'domain_dataloader', 'format_table', 'run_domains',
-    'summarize', 'tta_hook_cfg'
+    'DomainResults', 'check_domains', 'divergence_note', 'domain_dataloader',
+    'format_table', 'run_domains', 'summarize', 'tta_hook_cfg'
 ]
