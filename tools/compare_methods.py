@@ -346,7 +346,7 @@ def main(argv=None):
     diverged = diverged_units(results)
     if args.strict and diverged:
         print_log(f'--strict: {len(diverged)} diverged (domain, method): '
-                  f'{diverged}', logger='current', level=40)
+                  f'{diverged}', logger='current', level=30)
         sys.exit(DIVERGED_EXIT_STATUS)
     return results
 

@@ -130,7 +130,7 @@ def main():
               f'mean delta_m: {mean}\nresults: {out}', logger='current')
     if args.strict and diverged:
         print_log(f'--strict: {len(diverged)} diverged domain(s): '
-                  f'{", ".join(diverged)}', logger='current', level=40)
+                  f'{", ".join(diverged)}', logger='current', level=30)
         sys.exit(DIVERGED_EXIT_STATUS)
 
 

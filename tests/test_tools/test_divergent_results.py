@@ -106,3 +106,36 @@ def test_json_is_strict(tmp_path):
                           c=(1, 2)), str(tmp_path / 'x.json'))
     assert _strict_load(tmp_path / 'x.json') == dict(a=None, b=[None, 1.5],
                                                      c=[1, 2])
+
+
+def test_the_issue_case_on_the_tiny_model(tmp_path):
+    """AuxConsistency with source statistics on a brightness-4 target and a
+    learning rate that explodes: the failures are repaired (every adapted
+    number is finite), the domain is reported as diverged, not as a
+    result."""
+    from s4t_mm.apis import run_domains
+    from ..test_tta.tiny_runner import save_tiny_checkpoint, tiny_tta_cfg
+    ckpt = save_tiny_checkpoint(tmp_path / 'tiny.pth')
+    cfg = tiny_tta_cfg(tmp_path / 'work', tmp_path / 'cache', steps=40,
+                       adapter=dict(type='AuxConsistencyAdapter',
+                                    norm_policy='source_stats',
+                                    optimizer=dict(type='SGD', lr=1e3)))
+    domain = dict(name='warm-brightness-4',
+                  dataset=dict(style='target_warm'),
+                  corruption=dict(corruption='brightness', severity=4))
+    runs = [run_domains(cfg, ckpt, [domain], adapt=adapt, seed=0,
+                        work_dir=str(tmp_path / 'work'), name=str(adapt))
+            for adapt in (False, True)]
+    summary = summarize(runs[0], runs[1:], seeds=[0])
+    s = summary[domain['name']]
+    stats = s['tta_stats'][0]
+    assert stats['stopped'] == 1 and stats['steps_not_run'] > 0
+    assert sum(e['event'] != 'consecutive_failures'
+               for e in s['tta_events'][0]) == 3
+    assert all(isinstance(v, float) for v in s['adapted'].values())
+    assert s['diverged'] and s['delta_m'] is None
+    assert s['divergence'][0].startswith('seed 0: 3 x non finite ')
+    assert s['divergence'][0].endswith('; adaptation stopped at step '
+                                       f'{s["tta_events"][0][-1]["step"]}')
+    table = format_table(summary, KEYS)
+    assert table.endswith('| diverged |') and 'nan' not in table.lower()
