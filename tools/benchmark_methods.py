@@ -131,36 +131,53 @@ def task_changes(method: dict, source: dict, keys: Sequence[str],
 
 def summary_table(results: dict, groups: Dict[str, List[str]],
                   sync: Dict[str, dict]) -> str:
-    """Markdown: one row per method and domain group."""
+    """Markdown: one row per method and domain group. A domain where a
+    method diverged is left out of that method's numbers (and of its
+    comparison with BN-adapt) and counted in the last column."""
     keys = results['keys']
     source = next(iter(results['source'].values()))
     methods = results['methods']
     header = (['domains', 'method', 'mean delta_m (%)',
                'beyond BN-adapt (pp)'] +
-              [f'{k} (%)' for k in keys] + ['worst domain delta_m'])
+              [f'{k} (%)' for k in keys] +
+              ['worst domain delta_m', 'diverged'])
     lines = ['| ' + ' | '.join(header) + ' |',
              '|' + '---|' * len(header)]
+
+    def kept(name, domains):
+        return [d for d in domains
+                if not methods[name]['summary'][d].get('diverged')]
+
+    def mean_per_seed(name, domains):
+        return np.mean([methods[name]['summary'][d]['delta_m_per_seed']
+                        for d in domains], axis=0)
+
     for group, domains in groups.items():
         domains = [d for d in domains if d in results['domains']]
         if not domains:
             continue
-        means = {}
         for name, method in methods.items():
-            per_seed = np.mean([method['summary'][d]['delta_m_per_seed']
-                                for d in domains], axis=0)
-            means[name] = per_seed
-        for name, method in methods.items():
-            per_seed = means[name]
-            beyond = '' if BN_ADAPT not in means else \
-                f'{np.mean(per_seed - means[BN_ADAPT]):+.2f}'
-            worst = min(domains, key=lambda d: method['summary'][d][
-                'delta_m'])
-            changes = task_changes(method, source, keys, domains)
+            ok = kept(name, domains)
+            if not ok:
+                lines.append(f'| {group} | {name} | diverged |' +
+                             ' |' * (len(header) - 4) +
+                             f' {len(domains)} |')
+                continue
+            per_seed = mean_per_seed(name, ok)
+            beyond = ''
+            if BN_ADAPT in methods:
+                both = kept(BN_ADAPT, ok)
+                gain = mean_per_seed(name, both) - mean_per_seed(
+                    BN_ADAPT, both)
+                beyond = f'{np.mean(gain):+.2f}'
+            worst = min(ok, key=lambda d: method['summary'][d]['delta_m'])
+            changes = task_changes(method, source, keys, ok)
             cells = [group, name,
                      f'{np.mean(per_seed):+.2f} ± {np.std(per_seed):.2f}',
                      beyond] + [f'{changes[k]:+.2f}' for k in keys] + [
                          f'{worst} '
-                         f'{method["summary"][worst]["delta_m"]:+.2f}']
+                         f'{method["summary"][worst]["delta_m"]:+.2f}',
+                         str(len(domains) - len(ok))]
             lines.append('| ' + ' | '.join(cells) + ' |')
     if sync:
         lines += ['', '| method | domain | best step per task | spread |',
@@ -168,8 +185,8 @@ def summary_table(results: dict, groups: Dict[str, List[str]],
         for name, reports in sync.items():
             for domain in [d for d in results['domains'] if d in reports]:
                 report = reports[domain]
-                steps = ', '.join(f'{t} {s}'
-                                  for t, s in sorted(report['best_step'].items()))
+                steps = ', '.join(
+                    f'{t} {s}' for t, s in sorted(report['best_step'].items()))
                 lines.append(f'| {name} | {domain} | {steps} | '
                              f'{report["spread"]} |')
     return '\n'.join(lines)

@@ -176,7 +176,8 @@ def format_report(report: dict) -> str:
 
 def main(argv=None):
     args = parse_args(argv)
-    register_all_modules(init_default_scope=False)
+    # models and adapters are built here, outside a Runner's scope
+    register_all_modules(init_default_scope=True)
     cfg = load_tool_config(args.config, args.checkpoint, None,
                            args.cfg_options)
     hook = tta_hook_cfg(cfg)

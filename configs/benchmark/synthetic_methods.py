@@ -18,6 +18,9 @@
 # (`benchmark_validation_domains`: val_overcast and a structural validation
 # domain, seed 0; docs/benchmarks.md has the sweep). The baselines keep the
 # rates chosen on val_overcast for the quick model (see configs/baselines/).
+# EATA (configs/baselines/synthetic_r18_eata_tta.py) is left out to keep the
+# run within an hour on two cores; it stayed within 1 point of TENT in the
+# earlier comparison.
 _base_ = [
     '../s4t/synthetic_r18_source.py',
     '../_base_/datasets/synthetic_world_targets.py',
@@ -36,9 +39,6 @@ sync_interval = 10
 
 bn_adapt = dict(type='NormStatsAdapter', momentum=0.1)
 tent = dict(type='TentAdapter', task='semseg', norm_policy='batch_stats',
-            optimizer=dict(type='SGD', lr=1e-2, momentum=0.9))
-eata = dict(type='EataAdapter', task='semseg', entropy_margin=0.4,
-            redundancy_margin=0.05, norm_policy='batch_stats',
             optimizer=dict(type='SGD', lr=1e-2, momentum=0.9))
 aux_consistency = dict(type='AuxConsistencyAdapter', loss_weight=0.01,
                        norm_policy='batch_stats',
@@ -59,8 +59,6 @@ methods = dict(
     bn_adapt=bn_adapt,
     tent=tent,
     tent_grad_only=dict(tent, norm_policy='source_stats'),
-    eata=eata,
-    eata_grad_only=dict(eata, norm_policy='source_stats'),
     aux_consistency=aux_consistency,
     aux_consistency_grad_only=dict(aux_consistency,
                                    norm_policy='source_stats'),

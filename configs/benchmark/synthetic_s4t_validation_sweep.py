@@ -24,10 +24,12 @@ methods = {
     **{f's4t_grad_only_lr{lr:.0e}': dict(s4t_base, norm_policy='source_stats',
                                        optimizer=dict(sgd, lr=lr))
        for lr in (1e-5, 1e-4, 1e-3)},
-    's4t_activated_lr1e-03': dict(s4t_base, compare='activated',
-                                 optimizer=dict(sgd, lr=1e-3)),
-    's4t_balanced_lr1e-03': dict(s4t_base, task_balance='initial',
-                                optimizer=dict(sgd, lr=1e-3)),
+    **{f's4t_activated_lr{lr:.0e}': dict(s4t_base, compare='activated',
+                                         optimizer=dict(sgd, lr=lr))
+       for lr in (1e-4, 1e-3)},
+    **{f's4t_balanced_lr{lr:.0e}': dict(s4t_base, task_balance='initial',
+                                        optimizer=dict(sgd, lr=lr))
+       for lr in (1e-4, 1e-3)},
     's4t_frozen_relation_lr1e-03': dict(
         s4t_base, adapt_modules=['backbone', 'neck'],
         optimizer=dict(sgd, lr=1e-3)),
@@ -36,5 +38,8 @@ methods = {
     's4t_anchor_lr1e-03': dict(s4t_base, anchor_weight=1.0,
                               optimizer=dict(sgd, lr=1e-3)),
     **{f's4t_ours_lr{lr:.0e}': dict(ours_base, optimizer=dict(sgd, lr=lr))
-       for lr in (1e-4, 1e-3, 1e-2)},
+       for lr in (1e-4, 1e-3)},
+    's4t_ours_consistency_lr1e-03': dict(
+        ours_base, select_state='best_consistency',
+        optimizer=dict(sgd, lr=1e-3)),
 }

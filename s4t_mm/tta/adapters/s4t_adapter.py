@@ -50,9 +50,11 @@ class S4TAdapter(BaseAdapter):
             compares predictions (``head.activate_soft``: class
             probabilities, unit normals, edge probabilities, depth), whose
             ranges are bounded, so no task can dominate by its logit scale.
-        task_balance: None, or ``'initial'`` to divide each task's term by
-            its own value at the first step on a batch, so every task starts
-            at the same loss whatever its weight and scale.
+        task_balance: None, or ``'initial'``: each task's term is
+            ``lam * L1_t / L1_t(first step on the batch)``, with equal task
+            weights (the source weights and the uncertainty form are not
+            applied), so every task starts at the same loss whatever its
+            weight and scale.
         parameters: ``'all'`` adapts every parameter of ``adapt_modules``;
             ``'norm'`` only the affine parameters of their normalisation
             layers (as TENT does).
@@ -219,8 +221,9 @@ class S4TAdapter(BaseAdapter):
             if self._initial is None:
                 self._initial = {t: v.detach().clamp(min=1e-12)
                                  for t, v in l1.items()}
-            l1 = {t: v / self._initial[t] for t, v in l1.items()}
-        if self.combiner is not None:
+            terms = {f'{t}.s4t': self.loss_weight * v / self._initial[t]
+                     for t, v in l1.items()}
+        elif self.combiner is not None:
             terms = {f'{t}.s4t': v for t, v in self.combiner(l1).items()}
         else:
             terms = {f'{t}.s4t': self.task_weight(model, t)**2 * v
