@@ -38,8 +38,9 @@ methods = {
     's4t_anchor_lr1e-03': dict(s4t_base, anchor_weight=1.0,
                               optimizer=dict(sgd, lr=1e-3)),
     **{f's4t_ours_lr{lr:.0e}': dict(ours_base, optimizer=dict(sgd, lr=lr))
-       for lr in (1e-4, 1e-3)},
-    's4t_ours_consistency_lr1e-03': dict(
+       for lr in (1e-4, 1e-3, 1e-2, 1e-1)},
+    **{f's4t_ours_consistency_lr{lr:.0e}': dict(
         ours_base, select_state='best_consistency',
-        optimizer=dict(sgd, lr=1e-3)),
+        optimizer=dict(sgd, lr=lr))
+       for lr in (1e-3, 1e-1)},
 }

@@ -1,0 +1,52 @@
+"""The embedded-world adaptation configs and method tables load, their
+adapters build, and the demo runs the settings the benchmark reports."""
+import glob
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from s4t_mm.apis import check_domains, tta_hook_cfg
+from s4t_mm.registry import ADAPTERS
+
+ROOT = osp.join(osp.dirname(__file__), '..', '..', 'configs')
+TTA_CONFIGS = sorted(
+    glob.glob(osp.join(ROOT, 's4t', 'synthetic_r18_*_tta.py')) +
+    glob.glob(osp.join(ROOT, 'baselines', 'synthetic_r18_*_tta.py')))
+TABLES = sorted(glob.glob(osp.join(ROOT, 'benchmark', '*.py')))
+
+
+@pytest.mark.parametrize('path', TTA_CONFIGS, ids=osp.basename)
+def test_adaptation_config_builds_its_adapter(path):
+    cfg = Config.fromfile(path)
+    hook = tta_hook_cfg(cfg)
+    ADAPTERS.build(dict(hook['adapter'], _scope_='s4t_mm'))
+    assert check_domains(cfg)
+    assert cfg.test_evaluator.edge_tolerance_f
+
+
+@pytest.mark.parametrize('path', TABLES, ids=osp.basename)
+def test_method_table_builds_every_adapter(path):
+    table = Config.fromfile(path)
+    for name, adapter in table.methods.items():
+        ADAPTERS.build(dict(adapter, _scope_='s4t_mm'))
+    assert check_domains(table, table.domains_key)
+    assert set(table.get('sync_methods', [])) <= set(table.methods)
+
+
+def test_demo_runs_what_the_benchmark_reports():
+    table = Config.fromfile(osp.join(ROOT, 'benchmark',
+                                     'synthetic_methods.py'))
+    for config, name in (('synthetic_r18_s4t_tta.py', 's4t'),
+                         ('synthetic_r18_s4t_ours_tta.py', 's4t_ours')):
+        hook = tta_hook_cfg(Config.fromfile(osp.join(ROOT, 's4t', config)))
+        assert hook['adapter'] == table.methods[name]
+        assert hook['protocol'] == table.protocol
+    bn = tta_hook_cfg(Config.fromfile(osp.join(
+        ROOT, 'baselines', 'synthetic_r18_bn_adapt_tta.py')))
+    assert bn['adapter'] == table.methods['bn_adapt']
+    # every gradient method also runs with the source statistics
+    for name, adapter in table.methods.items():
+        if name.endswith('_grad_only'):
+            base = table.methods[name[:-len('_grad_only')]]
+            assert adapter == dict(base, norm_policy='source_stats')
