@@ -131,14 +131,17 @@ def task_changes(method: dict, source: dict, keys: Sequence[str],
 
 def summary_table(results: dict, groups: Dict[str, List[str]],
                   sync: Dict[str, dict]) -> str:
-    """Markdown: one row per method and domain group. A domain where a
-    method diverged is left out of that method's numbers (and of its
-    comparison with BN-adapt) and counted in the last column."""
+    """Markdown: one row per method and domain group. Medians beside the
+    means, since a domain where source-only scores near 0 on one metric
+    makes its relative change, and so the mean delta_m, explode. A domain
+    where a method diverged is left out of that method's numbers (and of
+    its comparison with BN-adapt) and counted in the last column."""
     keys = results['keys']
     source = next(iter(results['source'].values()))
     methods = results['methods']
     header = (['domains', 'method', 'mean delta_m (%)',
-               'beyond BN-adapt (pp)'] +
+               'beyond BN-adapt (pp)', 'median delta_m (%)',
+               'median beyond BN-adapt (pp)', 'better than BN-adapt on'] +
               [f'{k} (%)' for k in keys] +
               ['worst domain delta_m', 'diverged'])
     lines = ['| ' + ' | '.join(header) + ' |',
@@ -164,17 +167,24 @@ def summary_table(results: dict, groups: Dict[str, List[str]],
                              f' {len(domains)} |')
                 continue
             per_seed = mean_per_seed(name, ok)
-            beyond = ''
+            per_domain = [method['summary'][d]['delta_m'] for d in ok]
+            beyond = median_beyond = better = ''
             if BN_ADAPT in methods:
                 both = kept(BN_ADAPT, ok)
                 gain = mean_per_seed(name, both) - mean_per_seed(
                     BN_ADAPT, both)
                 beyond = f'{np.mean(gain):+.2f}'
+                gains = [method['summary'][d]['delta_m'] -
+                         methods[BN_ADAPT]['summary'][d]['delta_m']
+                         for d in both]
+                median_beyond = f'{np.median(gains):+.2f}'
+                better = f'{sum(g > 0 for g in gains)}/{len(gains)}'
             worst = min(ok, key=lambda d: method['summary'][d]['delta_m'])
             changes = task_changes(method, source, keys, ok)
             cells = [group, name,
                      f'{np.mean(per_seed):+.2f} ± {np.std(per_seed):.2f}',
-                     beyond] + [f'{changes[k]:+.2f}' for k in keys] + [
+                     beyond, f'{np.median(per_domain):+.2f}', median_beyond,
+                     better] + [f'{changes[k]:+.2f}' for k in keys] + [
                          f'{worst} '
                          f'{method["summary"][worst]["delta_m"]:+.2f}',
                          str(len(domains) - len(ok))]

@@ -67,6 +67,11 @@ def test_benchmark_writes_configs_table_and_resumes(tmp_path):
                                                           abs=0.01)
     assert float(cells[3]) == pytest.approx(mean['s4t'] -
                                             mean['bn_adapt'], abs=0.01)
+    gains = [methods['s4t']['summary'][d]['delta_m'] -
+             methods['bn_adapt']['summary'][d]['delta_m']
+             for d in results['domains']]
+    assert float(cells[5]) == pytest.approx(np.median(gains), abs=0.01)
+    assert cells[6] == f'{sum(g > 0 for g in gains)}/2'
     assert (work / 'sync' / 's4t.json').is_file()
     assert '| s4t | warm | depth ' in text
 
