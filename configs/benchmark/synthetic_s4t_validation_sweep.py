@@ -21,8 +21,8 @@ methods = {
     'bn_adapt': dict(type='NormStatsAdapter', momentum=0.1),
     **{f's4t_lr{lr:.0e}': dict(s4t_base, optimizer=dict(sgd, lr=lr))
        for lr in (1e-6, 1e-5, 1e-4, 1e-3)},
-    **{f's4t_grad_only_lr{lr:.0e}': dict(s4t_base, norm_policy='source_stats',
-                                       optimizer=dict(sgd, lr=lr))
+    **{f's4t_grad_only_lr{lr:.0e}': dict(
+        s4t_base, norm_policy='source_stats', optimizer=dict(sgd, lr=lr))
        for lr in (1e-5, 1e-4, 1e-3)},
     **{f's4t_activated_lr{lr:.0e}': dict(s4t_base, compare='activated',
                                          optimizer=dict(sgd, lr=lr))
@@ -33,10 +33,10 @@ methods = {
     's4t_frozen_relation_lr1e-03': dict(
         s4t_base, adapt_modules=['backbone', 'neck'],
         optimizer=dict(sgd, lr=1e-3)),
-    's4t_norm_only_lr1e-02': dict(s4t_base, parameters='norm',
-                                 optimizer=dict(sgd, lr=1e-2)),
-    's4t_anchor_lr1e-03': dict(s4t_base, anchor_weight=1.0,
-                              optimizer=dict(sgd, lr=1e-3)),
+    's4t_norm_only_lr1e-02': dict(
+        s4t_base, parameters='norm', optimizer=dict(sgd, lr=1e-2)),
+    's4t_anchor_lr1e-03': dict(
+        s4t_base, anchor_weight=1.0, optimizer=dict(sgd, lr=1e-3)),
     **{f's4t_ours_lr{lr:.0e}': dict(ours_base, optimizer=dict(sgd, lr=lr))
        for lr in (1e-4, 1e-3, 1e-2, 1e-1)},
     **{f's4t_ours_consistency_lr{lr:.0e}': dict(

@@ -5,7 +5,7 @@
 # the gradient by the scale of its logits. Everything else as
 # synthetic_r18_s4t_tta.py. Chosen on the validation domains only
 # (benchmark_validation_domains, seed 0, converged source model) as the
-# best of 21 S4T settings (configs/benchmark/synthetic_s4t_validation_sweep.py,
+# best of 20 S4T settings (configs/benchmark/synthetic_s4t_validation_sweep.py,
 # docs/benchmarks.md): delta_m +23.74 % against +22.61 % for BN-adapt and
 # +23.27 % for the faithful objective.
 _base_ = ['./synthetic_r18_s4t_tta.py']

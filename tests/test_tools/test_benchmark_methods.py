@@ -1,6 +1,5 @@
 """tools/benchmark_methods.py on the tiny setup: a method table of BN-adapt
 and S4T, two domains, one seed, resumed."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -10,16 +9,11 @@ import pytest
 from mmengine.config import Config
 
 from ..test_tta.tiny_runner import save_tiny_checkpoint, tiny_tta_cfg
-
-TOOL = osp.join(osp.dirname(__file__), '..', '..', 'tools',
-                'benchmark_methods.py')
+from .utils import load_tool
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location('benchmark', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('benchmark_methods')
 
 
 def _table(tmp_path):

@@ -1,22 +1,15 @@
 """tools/diagnose_adaptation.py on the tiny setup."""
-import importlib.util
 import json
 import math
-import os.path as osp
 
 import pytest
 
 from ..test_tta.tiny_runner import save_tiny_checkpoint, tiny_tta_cfg
-
-TOOL = osp.join(osp.dirname(__file__), '..', '..', 'tools',
-                'diagnose_adaptation.py')
+from .utils import load_tool
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location('diagnose', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('diagnose_adaptation')
 
 
 def test_gradient_shares_curve_and_relation_scores(tmp_path):
