@@ -1,19 +1,26 @@
 """What every test-time adaptation method shares: which parameters move,
 one adaptation step, snapshot and reset."""
-import contextlib
+import copy
 import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 from mmengine.logging import print_log
-from mmengine.registry import OPTIMIZERS
+from mmengine.optim import OptimWrapper, build_optim_wrapper
 from torch.nn.modules.batchnorm import _NormBase
 
 from ..snapshot import StateSnapshot
 
 NORM_POLICIES = ('batch_stats', 'source_stats')
-AMP_DTYPES = {None: None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+#: The optimizer wrapper each ``amp`` value steps through: fp32, bf16 under
+#: ``torch.autocast`` on the model's device (CPU or GPU, no loss scaling
+#: needed), fp16 with dynamic loss scaling (mmengine's, CUDA only).
+AMP_WRAPPERS = {
+    None: dict(type='OptimWrapper'),
+    'bf16': dict(type='s4t_mm.AutocastOptimWrapper', dtype='bfloat16'),
+    'fp16': dict(type='AmpOptimWrapper', dtype='float16'),
+}
 
 #: What can fail, in the order a failure is blamed (a non-finite gradient
 #: makes the parameters non-finite, and they the loss), and the counter of
@@ -33,9 +40,11 @@ class BaseAdapter:
     what it minimises on an unlabeled batch (:meth:`objective`); the base
     class owns the rest:
 
-    - :meth:`bind` attaches to a model, builds the optimizer over the
-      selected parameters and snapshots the source state (the selected
-      parameters, every buffer, the optimizer state);
+    - :meth:`bind` attaches to a model, builds an mmengine optimizer
+      wrapper over the selected parameters (:attr:`optim_wrapper`, built by
+      ``build_optim_wrapper`` as training builds its own, so AMP, gradient
+      clipping and accumulation are mmengine's) and snapshots the source
+      state (the selected parameters, every buffer);
     - :meth:`adapt` runs gradient steps on a batch of *normalised input
       tensors* (labels never reach an adapter);
     - :meth:`reset` restores the snapshot in place, bitwise.
@@ -53,14 +62,21 @@ class BaseAdapter:
     :attr:`events`.
 
     A step costs one host synchronisation: the finiteness of the previous
-    step's gradients and resulting parameters, of the normalisation
-    statistics and of this step's loss terms are read together, before this
-    step's backward pass; one more at the end of :meth:`adapt` checks its
-    last step.
+    step's gradients (their norm is taken, without a synchronisation, just
+    before the optimizer steps) and resulting parameters, of the
+    normalisation statistics and of this step's loss terms are read
+    together, before this step's backward pass; one more at the end of
+    :meth:`adapt` checks its last step. (Gradient clipping, if configured,
+    logs the gradient norm and so adds one.)
 
     Args:
         optimizer: optimizer config over the selected parameters, e.g.
             ``dict(type='SGD', lr=2e-5, weight_decay=1e-6)``.
+        optim_wrapper: the rest of an mmengine optimizer wrapper config
+            (``clip_grad``, ``accumulative_counts``, ``paramwise_cfg``,
+            whose ``custom_keys`` match the adapted parameters' names, or
+            an explicit ``type``, then without ``amp``); its ``optimizer``
+            defaults to ``optimizer``.
         norm_policy: ``'batch_stats'``: normalisation layers use (and update)
             batch statistics while adapting, as in the S4T reference;
             ``'source_stats'``: they keep the source running statistics.
@@ -70,7 +86,8 @@ class BaseAdapter:
         max_consecutive_failures: failures without a good step in between
             after which adaptation stops for the rest of the domain.
         amp: mixed precision of the objective: None, ``'bf16'`` (CPU or
-            GPU) or ``'fp16'`` (GPU, with dynamic loss scaling).
+            GPU) or ``'fp16'`` (GPU, with dynamic loss scaling), the optimizer
+            wrapper of :data:`AMP_WRAPPERS`.
         channels_last: convert the model (at :meth:`bind`) and the adapted
             batches to the channels-last memory format; on CPUs this makes
             the convolutions of an S4T step markedly faster
@@ -82,6 +99,7 @@ class BaseAdapter:
 
     def __init__(self,
                  optimizer: Optional[dict] = None,
+                 optim_wrapper: Optional[dict] = None,
                  norm_policy: str = 'batch_stats',
                  guard_non_finite: bool = True,
                  max_consecutive_failures: int = 3,
@@ -92,9 +110,14 @@ class BaseAdapter:
                              f'{", ".join(NORM_POLICIES)}')
         self.optimizer_cfg = dict(optimizer or dict(type='SGD', lr=2e-5,
                                                     weight_decay=1e-6))
-        if amp not in AMP_DTYPES:
+        if amp not in AMP_WRAPPERS:
             raise ValueError(f'unknown amp {amp!r}; valid: '
-                             f'{", ".join(map(str, AMP_DTYPES))}')
+                             f'{", ".join(map(str, AMP_WRAPPERS))}')
+        self.optim_wrapper_cfg = dict(optim_wrapper or {})
+        if amp is not None and 'type' in self.optim_wrapper_cfg:
+            raise ValueError(
+                f'amp={amp!r} chooses the optimizer wrapper; drop it or '
+                f"optim_wrapper's type {self.optim_wrapper_cfg['type']!r}")
         if max_consecutive_failures < 1:
             raise ValueError('max_consecutive_failures must be >= 1, got '
                              f'{max_consecutive_failures}')
@@ -103,14 +126,17 @@ class BaseAdapter:
         self.max_consecutive_failures = max_consecutive_failures
         self.amp = amp
         self.channels_last = channels_last
-        self.scaler: Optional[torch.amp.GradScaler] = None
         # Random draws of an objective (e.g. S4T's patch masks) come from
         # this generator, seeded per batch by the driver (see
         # :meth:`adapt`), so results do not depend on how batches are
         # ordered or sharded across processes.
         self.generator: Optional[torch.Generator] = None
         self.model: Optional[nn.Module] = None
-        self.optimizer: Optional[torch.optim.Optimizer] = None
+        self.optim_wrapper: Optional[OptimWrapper] = None
+        self._source_scaler = None  # a fresh loss scaler, for reset()
+        # the norm of the gradients the last step applied, taken by a step
+        # pre-hook of the optimizer and read at the next check
+        self._grad_norm: Optional[torch.Tensor] = None
         self.stats = dict(steps=0, resets=0, single_image_batches=0,
                           restored_last_good=0, restored_source=0,
                           stopped=0, steps_not_run=0,
@@ -163,9 +189,7 @@ class BaseAdapter:
             if not params:
                 raise ValueError(f'{type(self).__name__} selected no '
                                  'parameters to adapt in this model')
-            cfg = dict(self.optimizer_cfg)
-            cfg['params'] = params
-            self.optimizer = OPTIMIZERS.build(cfg)
+            self.optim_wrapper = self._build_optim_wrapper(model, named)
         buffers = [(n, b) for n, b in model.named_buffers()]
         self.snapshot = StateSnapshot(named + buffers)
         self._good = StateSnapshot(named + buffers) \
@@ -180,12 +204,43 @@ class BaseAdapter:
             f'{self.norm_policy}', logger='current')
         return self
 
+    @property
+    def optimizer(self) -> Optional[torch.optim.Optimizer]:
+        """The torch optimizer inside :attr:`optim_wrapper` (None for
+        methods without gradient steps)."""
+        return None if self.optim_wrapper is None \
+            else self.optim_wrapper.optimizer
+
+    def _build_optim_wrapper(self, model: nn.Module,
+                             named: List[Tuple[str, nn.Parameter]]
+                             ) -> OptimWrapper:
+        """The optimizer wrapper over the ``named`` parameters, built by
+        mmengine's ``build_optim_wrapper`` from :attr:`optim_wrapper_cfg`,
+        ``optimizer`` and ``amp``."""
+        cfg = dict(AMP_WRAPPERS[self.amp])
+        if self.amp == 'fp16' and not next(model.parameters()).is_cuda:
+            # mmengine's AmpOptimWrapper needs a GPU; the step says so
+            cfg = dict(AMP_WRAPPERS[None])
+        cfg.update(self.optim_wrapper_cfg)
+        cfg.setdefault('optimizer', self.optimizer_cfg)
+        wrapper = build_optim_wrapper(_parameter_tree(named), cfg)
+        wrapper.optimizer.register_step_pre_hook(self._take_grad_norm)
+        scaler = getattr(wrapper, 'loss_scaler', None)
+        self._source_scaler = copy.deepcopy(scaler)
+        return wrapper
+
+    def _take_grad_norm(self, optimizer, args, kwargs) -> None:
+        grads = [p.grad for _, p in self.adapted if p.grad is not None]
+        self._grad_norm = _norm_sum(grads) if grads else None
+
     def reset(self) -> None:
         """Restore the source state in place (bitwise) and forget the
-        optimizer's state (momentum etc.)."""
+        optimizer's state (momentum etc.) and the loss scale."""
         self.snapshot.restore()
         self._forget_optimizer_state()
-        self.scaler = None  # a fresh loss scale, created at the next step
+        if self._source_scaler is not None:
+            self.optim_wrapper.loss_scaler = copy.deepcopy(
+                self._source_scaler)
         self._good_valid = False
         self._stepped = False
         self.stats['resets'] += 1
@@ -281,7 +336,10 @@ class BaseAdapter:
             self.stats['steps'] += 1
             self._stepped = True  # checked at the end of adapt()
             return
-        with self._autocast(inputs.device):
+        if self.amp == 'fp16' and inputs.device.type != 'cuda':
+            raise ValueError("amp='fp16' needs a CUDA device; use "
+                             "amp='bf16' on the CPU")
+        with self.optim_wrapper.optim_context(self.model):
             losses = self.objective(self.model, inputs)
         loss = sum(losses.values())
         terms = torch.stack([v.detach().float() for v in losses.values()])
@@ -295,14 +353,8 @@ class BaseAdapter:
             self._good_valid = True
             if self._stepped:  # the previous step's result is good
                 self._failures = 0
-        self.optimizer.zero_grad(set_to_none=True)
-        if self.scaler is None:
-            loss.backward()
-            self.optimizer.step()
-        else:
-            self.scaler.scale(loss).backward()
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
+        self._grad_norm = None
+        self.optim_wrapper.update_params(loss)
         self.stats['steps'] += 1
         self._stepped = True
         self._restored = False
@@ -313,24 +365,21 @@ class BaseAdapter:
         :data:`FAILURE_COUNTERS`) or None, read with one synchronisation.
 
         Without the guard only the loss is checked. The gradients are those
-        of the last step taken (None after a restore or reset); with a loss
-        scaler, non-finite gradients are the scaler's business (it skips
-        such steps and lowers the scale), so they are not checked.
+        the last step taken applied (none after a restore or reset); with a
+        loss scaler, non-finite gradients are the scaler's business (it
+        skips such steps, so the optimizer never sees them, and lowers the
+        scale).
         """
         parts, kinds = [], []
         if self.guard_non_finite:
-            grads = [p.grad for _, p in self.adapted if p.grad is not None] \
-                if self._stepped and self.scaler is None else []
+            if self._stepped and self._grad_norm is not None:
+                parts.append(self._grad_norm[None])
+                kinds.append('non_finite_gradients')
             for kind, tensors in (
-                    ('non_finite_gradients', grads),
                     ('non_finite_parameters', [p for _, p in self.adapted]),
                     ('non_finite_buffers', self._checked_buffers)):
                 if tensors:
-                    # One fused L2 norm per tensor: NaN and +-inf propagate
-                    # into the sum (values above ~1e19 overflow it too,
-                    # which is exploded anyway).
-                    parts.append(torch.stack(
-                        torch._foreach_norm(tensors)).float().sum()[None])
+                    parts.append(_norm_sum(tensors)[None])
                     kinds.append(kind)
         if loss_terms is not None:
             parts.append(loss_terms)
@@ -404,20 +453,33 @@ class BaseAdapter:
                       logger='current', level=30)
 
     def _forget_optimizer_state(self) -> None:
+        self._grad_norm = None
         if self.optimizer is not None:
             self.optimizer.state.clear()
-            self.optimizer.zero_grad(set_to_none=True)
+            self.optim_wrapper.zero_grad(set_to_none=True)
 
-    def _autocast(self, device: torch.device):
-        dtype = AMP_DTYPES[self.amp]
-        if dtype is None:
-            return contextlib.nullcontext()
-        if dtype is torch.float16 and device.type != 'cuda':
-            raise ValueError("amp='fp16' needs a CUDA device; use "
-                             "amp='bf16' on the CPU")
-        if dtype is torch.float16 and self.scaler is None:
-            self.scaler = torch.amp.GradScaler('cuda')
-        return torch.autocast(device.type, dtype=dtype)
+
+def _norm_sum(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """The sum of the tensors' L2 norms, one fused kernel, no host
+    synchronisation: NaN and +-inf propagate into it (values above ~1e19
+    overflow it too, which is exploded anyway)."""
+    return torch.stack(torch._foreach_norm(tensors)).float().sum()
+
+
+def _parameter_tree(named: Sequence[Tuple[str, nn.Parameter]]) -> nn.Module:
+    """A module holding the ``named`` parameters under their names (the
+    same tensors, not copies), for mmengine's optimizer wrapper builder:
+    its ``paramwise_cfg`` custom keys then match those names."""
+    root = nn.Module()
+    for name, param in named:
+        *path, leaf = name.split('.')
+        module = root
+        for part in path:
+            if part not in module._modules:
+                module.add_module(part, nn.Module())
+            module = module._modules[part]
+        module.register_parameter(leaf, param)
+    return root
 
 
 def named_parameters_of(model: nn.Module, prefixes: Sequence[str]
