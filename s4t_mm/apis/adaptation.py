@@ -111,7 +111,13 @@ def check_domains(cfg: Config, key: str = 'target_domains') -> List[dict]:
 def build_runner(run_cfg: Config, checkpoint: str, domains: Sequence[dict],
                  seed: int, work_dir: str, name: str) -> Runner:
     """A Runner for ``run_cfg`` with the checkpoint's weights loaded (after
-    checking they fit the model) and no checkpoint left for it to load."""
+    checking they fit the model) and no checkpoint left for it to load.
+
+    ``run_cfg`` itself is left as it is: :func:`evaluate_domain` builds each
+    domain's loader from its test dataloader, and a first domain written
+    into it would leak its dataset keys (a style, a corruption) into every
+    later domain that does not set them."""
+    run_cfg = copy.deepcopy(run_cfg)
     run_cfg.load_from = None
     run_cfg.resume = False
     run_cfg.work_dir = work_dir

@@ -1,0 +1,39 @@
+"""The domain runner of s4t_mm.apis.adaptation: one runner, many domains."""
+import copy
+
+import pytest
+
+from s4t_mm.apis.adaptation import build_runner, run_domains
+from s4t_mm.utils import register_all_modules
+from ..test_tta.tiny_runner import save_tiny_checkpoint, tiny_tta_cfg
+
+# The first domain sets a style and a corruption; the second sets neither,
+# so it must see the base config's style and no corruption.
+FIRST = dict(name='cool_fog', dataset=dict(style='target_cool'),
+             corruption=dict(corruption='fog', severity=3))
+SECOND = dict(name='hall', dataset=dict(geometry='hall'))
+
+
+@pytest.fixture(scope='module')
+def ckpt(tmp_path_factory):
+    register_all_modules(init_default_scope=False)
+    return save_tiny_checkpoint(tmp_path_factory.mktemp('ckpt') / 'w.pth')
+
+
+def test_build_runner_leaves_the_config_alone(tmp_path, ckpt):
+    cfg = tiny_tta_cfg(tmp_path, tmp_path / 'cache')
+    before = copy.deepcopy(cfg.to_dict())
+    build_runner(cfg, ckpt, [FIRST, SECOND], 0, str(tmp_path), 'leave')
+    assert cfg.to_dict() == before
+
+
+def test_a_domain_does_not_inherit_the_previous_domains_settings(
+        tmp_path, ckpt):
+    cfg = tiny_tta_cfg(tmp_path, tmp_path / 'cache')
+    both = run_domains(cfg, ckpt, [FIRST, SECOND], adapt=False, seed=0,
+                       work_dir=str(tmp_path), name='both')
+    alone = run_domains(cfg, ckpt, [SECOND], adapt=False, seed=0,
+                        work_dir=str(tmp_path), name='alone')
+    assert both['hall']['metrics'] == alone['hall']['metrics']
+    # the two domains really differ, so equality above is not vacuous
+    assert both['cool_fog']['metrics'] != alone['hall']['metrics']
