@@ -84,3 +84,8 @@ VISBACKENDS = Registry(
 # TestTimeAdaptHook from ``adapter=dict(type=...)``.
 ADAPTERS = Registry(
     'test-time adapter', scope=SCOPE, locations=['s4t_mm.tta'])
+# When to reset and when to adapt along a target stream (paper, episodic,
+# ...): built by the TestTimeAdaptHook from ``protocol=dict(type=...)``.
+PROTOCOLS = Registry(
+    'test-time adaptation protocol', scope=SCOPE,
+    locations=['s4t_mm.tta.protocols'])

@@ -28,7 +28,6 @@ distance to the source split's R before adaptation.
 """
 import argparse
 import os.path as osp
-from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -81,10 +80,9 @@ def select_domains(cfg, key, only):
 
 def adapt_like_the_test_loop(hook, loader, batches):
     hook.adapter.reset()
-    runner = SimpleNamespace(model=hook.model, test_dataloader=loader)
-    hook.protocol.before_domain(hook, runner)
+    hook.protocol.before_domain(hook.adapter, hook.unlabeled, loader)
     for i, batch in enumerate(batches):
-        hook.protocol.before_batch(hook, i, batch)
+        hook.protocol.before_batch(hook.adapter, hook.unlabeled, i, batch)
 
 
 def format_matrix(matrix, tasks):

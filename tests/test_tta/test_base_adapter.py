@@ -17,8 +17,8 @@ def _bound(**kwargs):
 
 
 def _moved(adapter, before) -> float:
-    return sum(float((p.detach() - b).norm()) for b, (_, p) in zip(before,
-                                                          adapter.adapted))
+    return sum(float((p.detach() - b).norm())
+               for b, (_, p) in zip(before, adapter.adapted))
 
 
 def test_the_optimizer_is_built_by_mmengine_over_the_adapted_parameters():

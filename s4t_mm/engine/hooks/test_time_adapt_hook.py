@@ -1,9 +1,8 @@
 """Drive a test-time adaptation method inside ``runner.test()``."""
-from typing import Iterator, Optional, Sequence, Union
+from typing import Iterator, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from mmengine.hooks import Hook
 from mmengine.structures import BaseDataElement
 
@@ -70,11 +69,15 @@ class TestTimeAdaptHook(Hook):
             self.adapter.bind(model)
         self._stats_before = dict(self.adapter.stats)
         self.adapter.begin_domain()
-        self.protocol.before_domain(self, runner)
+        # a caller driving the hook by hand may have no loader; only the
+        # paper protocol reads it
+        self.protocol.before_domain(self.adapter, self.unlabeled,
+                                    getattr(runner, 'test_dataloader', None))
 
     def before_test_iter(self, runner, batch_idx: int,
                          data_batch: Optional[dict] = None) -> None:
-        self.protocol.before_batch(self, batch_idx, data_batch)
+        self.protocol.before_batch(self.adapter, self.unlabeled, batch_idx,
+                                   data_batch)
 
     def after_test_iter(self, runner, batch_idx: int,
                         data_batch: Optional[dict] = None,
@@ -102,6 +105,13 @@ class TestTimeAdaptHook(Hook):
             [self.seed] + [int(i) for i in ids]
         return int(np.random.SeedSequence(key).generate_state(1)[0])
 
+    def unlabeled(self, data_batch: dict, batch_idx: int
+                  ) -> Tuple[torch.Tensor, int]:
+        """What the protocol adapts on: the batch's unlabeled inputs and
+        their seed (:data:`~s4t_mm.tta.protocols.UnlabeledFn`)."""
+        return (self.unlabeled_inputs(data_batch),
+                self.batch_seed(data_batch, batch_idx))
+
     def unlabeled_inputs(self, data_batch: dict) -> torch.Tensor:
         """The batch's preprocessed images, built from samples without
         ground truth."""
@@ -110,13 +120,6 @@ class TestTimeAdaptHook(Hook):
             batch['data_samples'] = [
                 without_ground_truth(s) for s in batch['data_samples']]
         return self.model.data_preprocessor(batch, training=False)['inputs']
-
-    def broadcast_adapted_state(self) -> None:
-        """Give every rank rank 0's adapted parameters and buffers."""
-        if dist.is_available() and dist.is_initialized() and \
-                dist.get_world_size() > 1:
-            for tensor in self.adapter.snapshot.tensors:
-                dist.broadcast(tensor.data, src=0)
 
 
 def prediction_tensors(samples: Sequence[BaseDataElement]

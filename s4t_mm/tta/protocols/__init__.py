@@ -1,0 +1,13 @@
+# imported in the order the valid names are listed in errors
+from .paper_protocol import PaperProtocol  # noqa: I001
+from .episodic_protocol import EpisodicProtocol
+from .online_protocol import OnlineProtocol
+from .reset_every_protocol import ResetEveryProtocol
+from .base_protocol import (AdaptationProtocol, UnlabeledFn,
+                            broadcast_adapted_state, build_protocol)
+
+__all__ = [
+    'AdaptationProtocol', 'EpisodicProtocol', 'OnlineProtocol',
+    'PaperProtocol', 'ResetEveryProtocol', 'UnlabeledFn',
+    'broadcast_adapted_state', 'build_protocol'
+]
