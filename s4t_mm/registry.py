@@ -72,6 +72,11 @@ METRICS = Registry(
 EVALUATOR = Registry(
     'evaluator', parent=MMSEG_EVALUATOR, scope=SCOPE,
     locations=['s4t_mm.evaluation'])
+# What MultiTaskMetric measures for each task, registered under the task's
+# name: one evaluator per task, declaring its metrics, their directions and
+# the one delta_m uses (s4t_mm/evaluation/task_evaluators.py).
+TASK_EVALUATORS = Registry(
+    'task evaluator', scope=SCOPE, locations=['s4t_mm.evaluation'])
 
 VISUALIZERS = Registry(
     'visualizer', parent=MMSEG_VISUALIZERS, scope=SCOPE,

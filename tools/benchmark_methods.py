@@ -37,7 +37,7 @@ from mmengine.logging import print_log
 from mmengine.runner import find_latest_checkpoint
 
 from s4t_mm.apis import check_domains
-from s4t_mm.evaluation.functional import METRIC_DIRECTIONS
+from s4t_mm.evaluation.functional import metric_direction
 from s4t_mm.tta.sync_analysis import run_sync_analysis
 from s4t_mm.utils import dump_json_atomic, register_all_modules
 
@@ -118,7 +118,7 @@ def task_changes(method: dict, source: dict, keys: Sequence[str],
     change against source-only (percent, up = better)."""
     changes = {}
     for key in keys:
-        sign = -1.0 if METRIC_DIRECTIONS[key] == 'lower' else 1.0
+        sign = -1.0 if metric_direction(key) == 'lower' else 1.0
         values = []
         for domain in domains:
             base = source['results'][domain]['metrics'][key]

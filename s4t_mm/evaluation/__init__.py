@@ -1,8 +1,11 @@
-from .functional import DELTA_M_KEYS, METRIC_DIRECTIONS, delta_m
+from .functional import (delta_m, delta_m_candidates, metric_direction,
+                         metric_directions)
 from .metrics import MultiTaskMetric
-from .task_evaluators import TASK_EVALUATORS, TaskEvaluator
+from .task_evaluators import (DELTA_M_KEYS, METRIC_DIRECTIONS,
+                              TASK_EVALUATORS, TaskEvaluator)
 
 __all__ = [
     'DELTA_M_KEYS', 'METRIC_DIRECTIONS', 'MultiTaskMetric', 'TASK_EVALUATORS',
-    'TaskEvaluator', 'delta_m'
+    'TaskEvaluator', 'delta_m', 'delta_m_candidates', 'metric_direction',
+    'metric_directions'
 ]

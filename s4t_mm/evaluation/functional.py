@@ -11,11 +11,14 @@ averaged per image.
 Percentages (IoU, accuracies, F-measures, share of normals within an angle)
 lie in 0..100, as mmseg reports them.
 """
+import warnings
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from torch import Tensor
+
+from s4t_mm.registry import TASK_EVALUATORS
 
 Stats = Dict[str, Union[int, float, np.ndarray]]
 
@@ -391,66 +394,50 @@ def max_f(stats: Sequence[Stats], beta2: float = 0.3) -> float:
 
 
 # ------------------------------------------------------------ multi-task gain
-# Whether each metric key MultiTaskMetric outputs improves upwards or
-# downwards; delta_m reads the sign from here.
-METRIC_DIRECTIONS = {
-    'semseg/mIoU': 'higher',
-    'semseg/mAcc': 'higher',
-    'semseg/aAcc': 'higher',
-    'human_parts/mIoU': 'higher',
-    'human_parts/mAcc': 'higher',
-    'human_parts/aAcc': 'higher',
-    'depth/rmse': 'lower',
-    'depth/abs_rel': 'lower',
-    'depth/log_rmse': 'lower',
-    'depth/rmse_aligned': 'lower',
-    'depth/abs_rel_aligned': 'lower',
-    'depth/log_rmse_aligned': 'lower',
-    'depth/rmse_batch_aligned': 'lower',
-    'depth/abs_rel_batch_aligned': 'lower',
-    'depth/log_rmse_batch_aligned': 'lower',
-    'normals/mean': 'lower',
-    'normals/median': 'lower',
-    'normals/rmse': 'lower',
-    'normals/within_11.25': 'higher',
-    'normals/within_22.5': 'higher',
-    'normals/within_30': 'higher',
-    'edge/l1': 'lower',
-    'edge/l1_aligned': 'lower',
-    'edge/l1_batch_aligned': 'lower',
-    'edge/odsF': 'higher',
-    'edge/odsF_tol': 'higher',
-    'saliency/maxF': 'higher',
-    'delta_m': 'higher',
-}
+def metric_directions() -> Dict[str, str]:
+    """``{'<task>/<score>': 'higher' | 'lower'}``: which way each metric key
+    of a registered task evaluator improves (its ``directions``), and
+    ``'delta_m'``. delta_m reads the sign from here."""
+    directions = {
+        f'{task}/{name}': direction
+        for task, evaluator in _task_evaluators().items()
+        for name, direction in evaluator.directions.items()
+    }
+    directions['delta_m'] = 'higher'
+    return directions
 
-# One metric per task, in order of preference: the first key found in both
-# result dicts is used. 'edge/l1' is the paper's "edge error"; a model can
-# lower it by predicting no edges at all, so where an evaluator also measures
-# the tolerance F-measure ('edge/odsF_tol', which it cannot game that way)
-# delta_m uses that instead.
-DELTA_M_KEYS = {
-    'semseg': ('semseg/mIoU', ),
-    'human_parts': ('human_parts/mIoU', ),
-    'depth': ('depth/rmse', 'depth/rmse_aligned', 'depth/rmse_batch_aligned'),
-    'normals': ('normals/mean', ),
-    'edge': ('edge/odsF_tol', 'edge/l1', 'edge/l1_aligned',
-             'edge/l1_batch_aligned'),
-    'saliency': ('saliency/maxF', ),
-}
+
+def delta_m_candidates() -> Dict[str, Tuple[str, ...]]:
+    """``{task: metric keys}``: the keys delta_m may use for each task, in
+    order of preference (its evaluator's ``delta_m_metrics``)."""
+    return {task: tuple(f'{task}/{name}'
+                        for name in evaluator.delta_m_metrics)
+            for task, evaluator in _task_evaluators().items()}
+
+
+def _task_evaluators() -> dict:
+    TASK_EVALUATORS.import_from_location()
+    return TASK_EVALUATORS.module_dict
+
+
+_warned_outside_delta_m = set()
 
 
 def delta_m_keys(metrics: Dict[str, float],
                  baseline: Dict[str, float]) -> List[str]:
-    """One :data:`DELTA_M_KEYS` key per task measured in both dicts.
+    """One :func:`delta_m_candidates` key per task measured in both dicts.
 
     Raises when a task is measured in both but under different keys (e.g.
     aligned depth against unaligned), which would not compare like with like.
+    A task measured in both that has no delta_m key (no registered
+    evaluator, or one without ``delta_m_metrics``) is left out with a
+    warning.
     """
+    candidates = delta_m_candidates()
     keys = []
-    for task, candidates in DELTA_M_KEYS.items():
-        in_metrics = [k for k in candidates if k in metrics]
-        in_baseline = [k for k in candidates if k in baseline]
+    for task, names in candidates.items():
+        in_metrics = [k for k in names if k in metrics]
+        in_baseline = [k for k in names if k in baseline]
         if not in_metrics or not in_baseline:
             continue
         common = [k for k in in_metrics if k in in_baseline]
@@ -459,6 +446,16 @@ def delta_m_keys(metrics: Dict[str, float],
                 f'{task} is measured as {in_metrics} in the metrics but as '
                 f'{in_baseline} in the baseline; evaluate both the same way')
         keys.append(common[0])
+    measured = {k.split('/')[0] for k in metrics if '/' in k} & \
+        {k.split('/')[0] for k in baseline if '/' in k}
+    for task in sorted(measured - {k.split('/')[0] for k in keys}):
+        if not candidates.get(task) and task not in _warned_outside_delta_m:
+            _warned_outside_delta_m.add(task)
+            warnings.warn(
+                f'task {task!r} is measured but left out of delta_m: ' + (
+                    'its evaluator declares no delta_m_metrics'
+                    if task in candidates else 'no task evaluator is '
+                    f'registered for it (registered: {sorted(candidates)})'))
     return keys
 
 
@@ -468,7 +465,7 @@ def delta_m(metrics: Dict[str, float],
     """Multi-task gain over a baseline, in percent.
 
     ``100 / T * sum_t (-1)^l_t (M_t - B_t) / B_t`` with ``l_t = 1`` when
-    lower is better (:data:`METRIC_DIRECTIONS`), so improving any metric
+    lower is better (:func:`metric_directions`), so improving any metric
     raises it. ``keys`` defaults to :func:`delta_m_keys`.
     """
     if keys is None:
@@ -476,12 +473,11 @@ def delta_m(metrics: Dict[str, float],
     if not keys:
         raise ValueError(
             f'no metric to compare: metrics and baseline share none of '
-            f'{[k for c in DELTA_M_KEYS.values() for k in c]}')
+            f'{[k for c in delta_m_candidates().values() for k in c]}')
+    directions = metric_directions()
     total = 0.0
     for key in keys:
-        if key not in METRIC_DIRECTIONS:
-            raise KeyError(f'no direction known for metric {key!r}; known: '
-                           f'{sorted(METRIC_DIRECTIONS)}')
+        direction = metric_direction(key, directions)
         missing = [name for name, d in (('metrics', metrics),
                                         ('baseline', baseline))
                    if key not in d]
@@ -489,6 +485,16 @@ def delta_m(metrics: Dict[str, float],
             raise KeyError(f'metric {key!r} missing from {missing}')
         if baseline[key] == 0:
             raise ValueError(f'baseline {key!r} is 0; delta_m divides by it')
-        sign = -1.0 if METRIC_DIRECTIONS[key] == 'lower' else 1.0
+        sign = -1.0 if direction == 'lower' else 1.0
         total += sign * (metrics[key] - baseline[key]) / baseline[key]
     return 100.0 * total / len(keys)
+
+
+def metric_direction(key: str,
+                     directions: Optional[Dict[str, str]] = None) -> str:
+    """``'higher'`` or ``'lower'``: which way metric ``key`` improves."""
+    directions = metric_directions() if directions is None else directions
+    if key not in directions:
+        raise KeyError(f'no direction known for metric {key!r}; known: '
+                       f'{sorted(directions)}')
+    return directions[key]

@@ -2,14 +2,16 @@
 
 A task evaluator turns one image's ``(C, H, W)`` prediction and ground truth
 into small additive statistics (:meth:`stats`) and the dataset's list of them
-into named scores (:meth:`scores`). A new task is one evaluator class and
-one :data:`TASK_EVALUATORS` entry.
+into named scores (:meth:`scores`), and declares which way each score is
+better and which one enters delta_m. A new task is one evaluator class
+registered in :data:`TASK_EVALUATORS` under the task's name.
 """
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from torch import Tensor
 
+from s4t_mm.registry import TASK_EVALUATORS
 from . import functional as F
 
 Thresholds = Union[int, Sequence[float]]
@@ -40,6 +42,12 @@ def _aligned_suffix(align: Optional[str], scope: str) -> str:
     return '_batch_aligned' if scope == 'per_batch' else '_aligned'
 
 
+def _aligned_variants(directions: Dict[str, str]) -> Dict[str, str]:
+    """Each key with its alignment suffixes (see :func:`_aligned_suffix`)."""
+    return {key + suffix: d for key, d in directions.items()
+            for suffix in ('', '_aligned', '_batch_aligned')}
+
+
 def _thresholds(value: Thresholds) -> np.ndarray:
     if isinstance(value, int):
         return F.even_thresholds(value)
@@ -47,7 +55,19 @@ def _thresholds(value: Thresholds) -> np.ndarray:
 
 
 class TaskEvaluator:
-    """Per-image statistics and dataset scores of one task."""
+    """Per-image statistics and dataset scores of one task.
+
+    A subclass declares, as class attributes, every score name it can
+    return with the direction in which it improves (:attr:`directions`)
+    and the scores delta_m may use for the task, in order of preference
+    (:attr:`delta_m_metrics`; empty leaves the task out of delta_m, with a
+    warning when it is measured).
+    """
+
+    #: ``{score name: 'higher' | 'lower'}``, the better direction
+    directions: Dict[str, str] = {}
+    #: score names delta_m may use, the first one measured wins
+    delta_m_metrics: Tuple[str, ...] = ()
 
     def __init__(self, ignore_index: float = 255):
         self.ignore_index = ignore_index
@@ -65,8 +85,12 @@ class TaskEvaluator:
         raise NotImplementedError
 
 
+@TASK_EVALUATORS.register_module(name=['semseg', 'human_parts'])
 class CategoricalEvaluator(TaskEvaluator):
     """mIoU, mAcc, aAcc from a dataset-level confusion matrix."""
+
+    directions = dict(mIoU='higher', mAcc='higher', aAcc='higher')
+    delta_m_metrics = ('mIoU', )
 
     def __init__(self, num_classes: int, ignore_index: float = 255,
                  absent_iou: Optional[float] = None):
@@ -87,11 +111,16 @@ class CategoricalEvaluator(TaskEvaluator):
         return F.segmentation_scores(stats, self.absent_iou)['IoU']
 
 
+@TASK_EVALUATORS.register_module(name='depth')
 class DepthEvaluator(TaskEvaluator):
     """RMSE, abs_rel, log RMSE pooled over valid pixels (gt not ignore and
     positive), optionally after a scale-and-shift alignment: one fit per
     image, or one per batch given to :meth:`stats` as ``fit`` (``scope``
     names which, in the keys: ``_aligned`` or ``_batch_aligned``)."""
+
+    directions = _aligned_variants(
+        dict(rmse='lower', abs_rel='lower', log_rmse='lower'))
+    delta_m_metrics = ('rmse', 'rmse_aligned', 'rmse_batch_aligned')
 
     def __init__(self, align: Optional[str] = None, ignore_index=255,
                  scope: str = 'per_image'):
@@ -117,9 +146,15 @@ class DepthEvaluator(TaskEvaluator):
         return {k + suffix: v for k, v in F.depth_scores(stats).items()}
 
 
+@TASK_EVALUATORS.register_module(name='normals')
 class NormalsEvaluator(TaskEvaluator):
     """Angular error statistics of unit normals; median from a histogram
     with ``bin_deg`` degree bins."""
+
+    directions = dict(mean='lower', median='lower', rmse='lower',
+                      **{f'within_{t:g}': 'higher'
+                         for t in F.NORMAL_ANGLE_THRESHOLDS})
+    delta_m_metrics = ('mean', )
 
     def __init__(self, bin_deg: float = 0.01, ignore_index=255):
         super().__init__(ignore_index)
@@ -134,13 +169,22 @@ class NormalsEvaluator(TaskEvaluator):
         return F.normals_scores(stats, self.bin_deg)
 
 
+@TASK_EVALUATORS.register_module(name='edge')
 class EdgeEvaluator(TaskEvaluator):
     """Mean absolute error of edge probabilities, or of the raw outputs they
     came from (``l1_input='logit'``), optionally after a scale-and-shift
     alignment (per image, or per batch as for depth); when ``odsf``, BSDS
     ODS F on the probabilities; when
     ``tolerance_f``, the fast tolerance ODS F (``odsF_tol``,
-    :func:`~s4t_mm.evaluation.functional.edge_tolerance_stats`)."""
+    :func:`~s4t_mm.evaluation.functional.edge_tolerance_stats`).
+
+    ``l1`` is the paper's "edge error"; a model can lower it by predicting
+    no edges at all, so where ``odsF_tol`` (which it cannot game that way)
+    is measured delta_m uses that instead."""
+
+    directions = dict(_aligned_variants(dict(l1='lower')), odsF='higher',
+                      odsF_tol='higher')
+    delta_m_metrics = ('odsF_tol', 'l1', 'l1_aligned', 'l1_batch_aligned')
 
     def __init__(self,
                  align: Optional[str] = None,
@@ -205,8 +249,12 @@ class EdgeEvaluator(TaskEvaluator):
         return scores
 
 
+@TASK_EVALUATORS.register_module(name='saliency')
 class SaliencyEvaluator(TaskEvaluator):
     """maxF (F-beta, beta^2 = ``beta2``) over probability thresholds."""
+
+    directions = dict(maxF='higher')
+    delta_m_metrics = ('maxF', )
 
     def __init__(self,
                  thresholds: Thresholds = 99,
@@ -224,11 +272,8 @@ class SaliencyEvaluator(TaskEvaluator):
         return dict(maxF=F.max_f(stats, self.beta2))
 
 
-TASK_EVALUATORS = {
-    'semseg': CategoricalEvaluator,
-    'human_parts': CategoricalEvaluator,
-    'depth': DepthEvaluator,
-    'normals': NormalsEvaluator,
-    'edge': EdgeEvaluator,
-    'saliency': SaliencyEvaluator,
-}
+#: The metric keys of the built-in evaluators and their directions, and
+#: their delta_m candidates (derived; :func:`F.metric_directions` and
+#: :func:`F.delta_m_candidates` include evaluators registered later).
+METRIC_DIRECTIONS = F.metric_directions()
+DELTA_M_KEYS = F.delta_m_candidates()

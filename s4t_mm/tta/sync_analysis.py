@@ -19,7 +19,7 @@ from mmengine.logging import print_log
 
 from s4t_mm.apis.adaptation import (build_runner, evaluate_domain,
                                     tta_hook_cfg, with_seed)
-from s4t_mm.evaluation.functional import METRIC_DIRECTIONS, delta_m_keys
+from s4t_mm.evaluation.functional import delta_m_keys, metric_direction
 
 SYNC_HOOK_TYPES = ('TaskSyncHook', 's4t_mm.TaskSyncHook')
 
@@ -27,13 +27,6 @@ SYNC_HOOK_TYPES = ('TaskSyncHook', 's4t_mm.TaskSyncHook')
 def task_of(name: str) -> str:
     """``'semseg/mIoU'`` and ``'semseg.s4t'`` belong to ``'semseg'``."""
     return name.replace('.', '/').split('/')[0]
-
-
-def _direction(key: str) -> str:
-    if key not in METRIC_DIRECTIONS:
-        raise KeyError(f'no direction known for metric {key!r}; known: '
-                       f'{sorted(METRIC_DIRECTIONS)}')
-    return METRIC_DIRECTIONS[key]
 
 
 def best_steps(steps: Sequence[int], metrics: Sequence[Dict[str, float]],
@@ -65,7 +58,7 @@ def relative_improvement(metrics: Sequence[Dict[str, float]],
     better for every metric (the paper's normalised metric curve)."""
     curves = {}
     for key in keys:
-        sign = -1.0 if _direction(key) == 'lower' else 1.0
+        sign = -1.0 if metric_direction(key) == 'lower' else 1.0
         first = metrics[0][key]
         scale = abs(first) if first != 0 else 1.0
         curves[key] = [100.0 * sign * (m[key] - first) / scale

@@ -1,4 +1,5 @@
 """Dataset-level metrics of every dense task in one evaluator."""
+import logging
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
@@ -7,11 +8,11 @@ from mmengine.fileio import load
 from mmengine.logging import print_log
 from mmengine.structures import BaseDataElement
 
-from s4t_mm.registry import METRICS
+from s4t_mm.registry import METRICS, TASK_EVALUATORS
 from s4t_mm.structures.multi_task_data_sample import GT_PREFIX, PRED_PREFIX
-from ..functional import METRIC_DIRECTIONS, delta_m, fit_scale_shift
-from ..task_evaluators import (ALIGN_SCOPES, TASK_EVALUATORS,
-                               CategoricalEvaluator, DepthEvaluator,
+from ..functional import delta_m, fit_scale_shift, metric_directions
+from ..task_evaluators import (ALIGN_SCOPES, CategoricalEvaluator,
+                               DepthEvaluator,
                                EdgeEvaluator, Fit, NormalsEvaluator,
                                SaliencyEvaluator, TaskEvaluator, Thresholds,
                                check_choice)
@@ -19,21 +20,24 @@ from ..task_evaluators import (ALIGN_SCOPES, TASK_EVALUATORS,
 
 @METRICS.register_module()
 class MultiTaskMetric(BaseMetric):
-    """Metrics of semseg, human_parts, depth, normals, edge and saliency.
+    """Metrics of every task with a registered evaluator
+    (:data:`~s4t_mm.registry.TASK_EVALUATORS`: semseg, human_parts, depth,
+    normals, edge, saliency and any task registered since).
 
     Each processed sample adds to ``self.results`` only small per-task
     statistics (a confusion matrix, error sums, per-threshold counts, a
     sparse angle histogram), never a map, so results gather cheaply across
     ranks; :meth:`compute_metrics` pools them over the dataset. Output keys
     are ``'<task>/<metric>'`` (see
-    :data:`s4t_mm.evaluation.functional.METRIC_DIRECTIONS`), plus
+    :func:`s4t_mm.evaluation.functional.metric_directions`), plus
     ``'delta_m'`` when a baseline is given. IoU, accuracies, shares within
     an angle and F-measures are percentages (0..100).
 
     Args:
         tasks: tasks to evaluate; None evaluates every task with both a
-            ``gt_`` and a ``pred_`` field in a sample. A sample without the
-            gt of a task is skipped for that task.
+            ``gt_`` and a ``pred_`` field in a sample and a registered
+            evaluator (one without is skipped with a warning). A sample
+            without the gt of a task is skipped for that task.
         num_classes: classes per categorical task, e.g.
             ``dict(semseg=40, human_parts=7)``; semseg falls back to
             ``len(dataset_meta['classes'])``.
@@ -81,7 +85,7 @@ class MultiTaskMetric(BaseMetric):
             a path to a JSON/YAML file holding that dict, flat or under a
             top-level ``'metrics'`` key. Enables ``'delta_m'``.
         delta_m_keys: metric keys for delta_m; default one per task
-            (:data:`~s4t_mm.evaluation.functional.DELTA_M_KEYS`).
+            (:func:`~s4t_mm.evaluation.functional.delta_m_candidates`).
     """
 
     def __init__(self,
@@ -145,6 +149,7 @@ class MultiTaskMetric(BaseMetric):
                 thresholds=saliency_thresholds,
                 beta2=saliency_beta2,
                 ignore_index=ignore_index))
+        self._unevaluated = set()  # tasks warned about, without evaluator
         self.baseline = None if baseline is None else _load_metrics(
             baseline, self.prefix)
         if delta_m_keys is not None:
@@ -225,8 +230,8 @@ class MultiTaskMetric(BaseMetric):
         pred_tasks = [k[len(PRED_PREFIX):] for k in sample
                       if k.startswith(PRED_PREFIX)]
         if self.tasks is None:
-            return sorted(_check_task(t) for t in gt_tasks
-                          if t in pred_tasks)
+            return sorted(t for t in gt_tasks
+                          if t in pred_tasks and self._has_evaluator(t))
         tasks = [t for t in self.tasks if t in gt_tasks]
         missing = [t for t in tasks if t not in pred_tasks]
         if missing:
@@ -234,9 +239,22 @@ class MultiTaskMetric(BaseMetric):
                            f'with predictions for {sorted(pred_tasks)}')
         return tasks
 
+    def _has_evaluator(self, task: str) -> bool:
+        """Whether ``task`` has a registered evaluator; warns (once per
+        task) when not."""
+        if task in self._evaluators or TASK_EVALUATORS.get(task) is not None:
+            return True
+        if task not in self._unevaluated:
+            self._unevaluated.add(task)
+            print_log(f'MultiTaskMetric: no evaluator registered for task '
+                      f'{task!r}, which is not evaluated; registered: '
+                      f'{sorted(TASK_EVALUATORS.module_dict)}',
+                      logger='current', level=logging.WARNING)
+        return False
+
     def _evaluator(self, task: str) -> TaskEvaluator:
         if task not in self._evaluators:
-            cls = TASK_EVALUATORS[task]
+            cls = TASK_EVALUATORS.get(task)
             kwargs = dict(ignore_index=self.ignore_index)
             if issubclass(cls, CategoricalEvaluator):
                 kwargs['num_classes'] = self._num_classes(task)
@@ -266,17 +284,18 @@ class MultiTaskMetric(BaseMetric):
 
 
 def _check_task(task: str) -> str:
-    if task not in TASK_EVALUATORS:
+    if TASK_EVALUATORS.get(task) is None:
         raise KeyError(f'no evaluator for task {task!r}; evaluated tasks: '
-                       f'{sorted(TASK_EVALUATORS)}')
+                       f'{sorted(TASK_EVALUATORS.module_dict)}')
     return task
 
 
 def _check_metric_keys(keys, what: str) -> None:
-    unknown = sorted(k for k in keys if k not in METRIC_DIRECTIONS)
+    directions = metric_directions()
+    unknown = sorted(k for k in keys if k not in directions)
     if unknown:
         raise KeyError(f'unknown metric key(s) {unknown} in {what}; valid '
-                       f'keys: {sorted(METRIC_DIRECTIONS)}')
+                       f'keys: {sorted(directions)}')
 
 
 def _load_metrics(source: Union[str, Dict[str, float]],
