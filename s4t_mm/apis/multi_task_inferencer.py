@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from mmcv.transforms import Compose
 from mmengine.config import ConfigDict
+from mmengine.dataset import pseudo_collate
 from mmengine.infer.infer import BaseInferencer, ModelType
 from mmengine.logging import print_log
 from mmengine.model import revert_sync_batchnorm
@@ -168,6 +169,11 @@ class MultiTaskInferencer(BaseInferencer):
                                        scale=self.resize, keep_ratio=True))
         return Compose([TRANSFORMS.build(t) for t in pipeline])
 
+    def _init_collate(self, cfg: ConfigDict):
+        # our configs batch with mmengine's default; looking the config's
+        # collate_fn up in a scope without a FUNCTIONS registry only warns
+        return pseudo_collate
+
     def _init_visualizer(self, cfg: ConfigDict):
         name = f'multi_task_inferencer_{id(self)}_{time.time_ns()}'
         return VISUALIZERS.build(dict(type='MultiTaskVisualizer', name=name))
@@ -287,16 +293,21 @@ class MultiTaskInferencer(BaseInferencer):
             return
         self.adapter.begin_domain()
         first = self._first_samples(stream, batch_size)
+        if first is not None and not first:
+            return  # nothing readable: the run ends listing what it skipped
         loader = DataLoader(first, batch_size=batch_size,
-                            collate_fn=self.collate_fn)
+                            collate_fn=self.collate_fn) if first else None
         self.protocol.before_domain(self.adapter, self.unlabeled, loader)
 
     def _first_samples(self, stream: InputStream, batch_size: int
-                       ) -> List[dict]:
+                       ) -> Optional[List[dict]]:
         """Pipeline outputs of the images the protocol adapts on before
-        predicting (the ``paper`` protocol's first batches)."""
+        predicting (the ``paper`` protocol's first batches); None when it
+        adapts on none there."""
         wanted = getattr(self.protocol, 'num_batches', 0) * (
             getattr(self.protocol, 'batch_size', None) or batch_size)
+        if not wanted:
+            return None
         samples = []
         for item in stream:
             if len(samples) == wanted:

@@ -153,6 +153,10 @@ def test_bad_input_errors(checkpoint, tmp_path):
     (empty / 'cat.png').write_text('broken')
     with pytest.raises(ValueError, match='no input image could be read'):
         inferencer(str(empty))
+    adapting = MultiTaskInferencer(small_cfg(), checkpoint, device='cpu',
+                                   adapter=S4T, show_progress=False)
+    with pytest.raises(ValueError, match=r'cat\.png \(Unidentified'):
+        adapting(str(empty))
 
 
 def test_a_video_runs_online(checkpoint, tmp_path):
