@@ -8,6 +8,7 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 
 from s4t_mm.registry import MODELS
+from ..necks import DeferredConcat
 
 
 class BaseTaskHead(BaseModule):
@@ -117,12 +118,26 @@ class BaseTaskHead(BaseModule):
                           align_corners=self.align_corners) for x in selected
         ], dim=1)
 
+    @property
+    def pointwise_conv(self) -> Optional[nn.Conv2d]:
+        """The head's only layer when the head is one 1x1 convolution of
+        its selected input (no hidden convs, dropout or decoder), else None.
+        Such a head can read a :class:`DeferredConcat` level by level."""
+        if self.decoder is not None or len(self.convs) or not isinstance(
+                self.dropout, nn.Identity) or self.input_transform:
+            return None
+        return self.conv_out
+
     def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
         """(N, out_channels, h, w) raw output at the feature resolution."""
         if self.decoder is not None:
             return self.decoder(inputs)
-        return self.conv_out(self.dropout(self.convs(
-            self.select_inputs(inputs))))
+        x = self.select_inputs(inputs)
+        if isinstance(x, DeferredConcat):
+            if self.pointwise_conv is not None:
+                return x.conv1x1(self.conv_out.weight, self.conv_out.bias)
+            x = x.materialize()
+        return self.conv_out(self.dropout(self.convs(x)))
 
     def resize(self, raw: torch.Tensor, size) -> torch.Tensor:
         if tuple(raw.shape[-2:]) == tuple(size):

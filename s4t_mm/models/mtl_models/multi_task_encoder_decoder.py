@@ -2,12 +2,17 @@
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from torch import Tensor
 
 from s4t_mm.registry import MODELS
 from s4t_mm.structures import MultiTaskDataSample
 from s4t_mm.structures.task_maps import task_map_spec
+from ..necks import DeferredConcat
+
+FUSIONS = ('auto', 'per_level', 'concat')
+MEMORY_FORMATS = ('auto', 'channels_last', 'contiguous')
 
 
 @MODELS.register_module()
@@ -38,6 +43,21 @@ class MultiTaskEncoderDecoder(BaseModel):
         loss_combiner: how per-task losses add up; default
             ``TaskWeightCombiner`` with all weights 1.
         relation_loss_weight: lambda of the auxiliary and relation terms.
+        fusion: how consumers read a multi-level neck's fused map
+            (:class:`MultiLevelConcat`). ``'per_level'``: every consumer is
+            a 1x1 convolution (1x1 heads, the relation predictor's
+            compressor), so each applies its weight slices at every level's
+            own resolution and only the small outputs are resized (the same
+            values, see :class:`DeferredConcat`); ``'concat'``: the map is
+            built and read as is; ``'auto'`` (default): ``'per_level'``
+            where it is possible, else ``'concat'``. Parameters are the
+            same either way, so checkpoints load into both.
+        memory_format: of the activations on CPUs. ``'channels_last'``
+            converts the input batch (so every convolution runs in that
+            layout), ``'contiguous'`` leaves it; ``'auto'`` (default) is
+            channels-last on CPUs, where it is faster for the ResNet
+            backbones (docs/benchmarks.md), and leaves other devices as they
+            are. Values are unchanged (up to float rounding).
         data_preprocessor: defaults to ``MultiTaskDataPreprocessor``.
     """
 
@@ -49,6 +69,8 @@ class MultiTaskEncoderDecoder(BaseModel):
                  self_supervised: Optional[Dict[str, dict]] = None,
                  loss_combiner: Optional[dict] = None,
                  relation_loss_weight: float = 0.01,
+                 fusion: str = 'auto',
+                 memory_format: str = 'auto',
                  data_preprocessor: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
@@ -101,21 +123,81 @@ class MultiTaskEncoderDecoder(BaseModel):
             raise ValueError(f'loss_combiner weights name unknown task(s) '
                              f'{sorted(unknown)}; the model has heads for '
                              f'{self.tasks}')
+        if memory_format not in MEMORY_FORMATS:
+            raise ValueError(f'unknown memory_format {memory_format!r}; '
+                             f'valid: {", ".join(MEMORY_FORMATS)}')
+        self.memory_format = memory_format
+        self.fusion = self._resolve_fusion(fusion)
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
+
+    def _resolve_fusion(self, fusion: str) -> str:
+        """``'per_level'`` or ``'concat'`` for the requested ``fusion``."""
+        if fusion not in FUSIONS:
+            raise ValueError(f'unknown fusion {fusion!r}; valid: '
+                             f'{", ".join(FUSIONS)}')
+        if fusion == 'concat':
+            return fusion
+        blocker = self._per_level_blocker()
+        if blocker is None:
+            return 'per_level'
+        if fusion == 'per_level':
+            raise ValueError(f"fusion='per_level' is not possible: {blocker};"
+                             " use fusion='concat' or 'auto'")
+        print_log(f'fusion: concatenation, because {blocker}',
+                  logger='current')
+        return 'concat'
+
+    def _per_level_blocker(self) -> Optional[str]:
+        """Why the fused map must be built, or None when every consumer of
+        it is a 1x1 convolution."""
+        if self.neck is None:
+            return 'the model has no neck that fuses levels'
+        if not hasattr(self.neck, 'defer'):
+            return (f'the neck ({type(self.neck).__name__}) does not fuse '
+                    'levels that 1x1 convolutions could read one by one')
+        for task, head in self.heads.items():
+            if head.pointwise_conv is None:
+                return (f'the {task!r} head ({type(head).__name__}) is not '
+                        'one 1x1 convolution (hidden convs, dropout, a '
+                        'decoder or an input transform)')
+        if self.self_supervised:
+            return (f'the self-supervised branch(es) '
+                    f'{sorted(self.self_supervised)} read the fused map')
+        return None
 
     @property
     def tasks(self) -> List[str]:
         return list(self.heads.keys())
 
     def extract_feat(self, inputs: Tensor) -> Tuple[Tensor, ...]:
+        """The neck's (or backbone's) features. With ``fusion='per_level'``
+        the fused map is a :class:`DeferredConcat`, which the heads and the
+        relation predictor read level by level."""
+        if self.memory_format == 'channels_last' or (
+                self.memory_format == 'auto' and inputs.device.type == 'cpu'):
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
         feats = self.backbone(inputs)
         if self.neck is not None:
-            feats = self.neck(feats)
+            feats = self.neck.defer(feats) if self.fusion == 'per_level' \
+                else self.neck(feats)
         return tuple(feats)
 
     def head_outputs(self, feats: Sequence[Tensor]) -> Dict[str, Tensor]:
-        """Raw output of every task head at the feature resolution."""
+        """Raw output of every task head at the feature resolution.
+
+        On a :class:`DeferredConcat` all heads (1x1 convolutions) run as one
+        convolution over their stacked weights.
+        """
+        if self.fusion == 'per_level':
+            fused = [feats[head.in_index] for head in self.heads.values()]
+            if all(isinstance(x, DeferredConcat) and x is fused[0]
+                   for x in fused):
+                convs = [head.pointwise_conv for head in self.heads.values()]
+                out = fused[0].conv1x1(torch.cat([c.weight for c in convs]),
+                                       torch.cat([c.bias for c in convs]))
+                return dict(zip(self.tasks, out.split(
+                    [c.out_channels for c in convs], dim=1)))
         return {task: head(feats) for task, head in self.heads.items()}
 
     def relation_outputs(self, feats: Sequence[Tensor],

@@ -1,3 +1,3 @@
-from .multi_level_concat import MultiLevelConcat
+from .multi_level_concat import DeferredConcat, MultiLevelConcat
 
-__all__ = ['MultiLevelConcat']
+__all__ = ['DeferredConcat', 'MultiLevelConcat']

@@ -31,10 +31,35 @@ def sincos_pos_embed_2d(dim: int, grid: int) -> torch.Tensor:
     return torch.from_numpy(emb).float()
 
 
+def patch_resize_weights(in_size: int, out_size: int,
+                         patch_size: int) -> Optional[torch.Tensor]:
+    """How one patch of a bilinear resize reads its input, along one axis.
+
+    For ``F.interpolate(x, out_size, mode='bilinear', align_corners=False)``
+    with ``out_size = s * in_size`` and ``patch_size = s * k`` (integers s,
+    k), output patch i reads input positions ``k*i - 1 .. k*i + k`` only, with
+    the same weights for every i once the input is padded by one replicated
+    value on each side (the resize clamps at the borders, which is what the
+    replication gives). Returns those (patch_size, k + 2) weights, or None
+    when the sizes do not allow it.
+    """
+    if out_size % in_size or patch_size % (out_size // in_size):
+        return None
+    scale = out_size // in_size
+    weights = torch.zeros(patch_size, patch_size // scale + 2,
+                          dtype=torch.float64)
+    for q in range(patch_size):
+        src = (q + 0.5) / scale + 0.5  # in the padded window's coordinates
+        lo = int(np.floor(src))
+        weights[q, lo] += lo + 1 - src
+        weights[q, lo + 1] += src - lo
+    return weights
+
+
 class MaskedTaskAutoencoder(nn.Module):
     """ViT encoder over the kept patches, decoder with mask tokens.
 
-    The input is an (N, in_channels, S, S) map cut into ``patch_size``
+    The input, resized to (N, in_channels, S, S), is cut into ``patch_size``
     patches (L = (S / patch_size)^2 tokens). The encoder sees only
     ``floor(L * (1 - mask_ratio))`` patches chosen per sample at random; the
     decoder gets mask tokens for the rest and predicts every patch's
@@ -132,14 +157,47 @@ class MaskedTaskAutoencoder(nn.Module):
         return F.linear(patches, weight.reshape(weight.shape[0], -1),
                         self.patch_embed.bias)
 
+    def embed_resized(self, x: torch.Tensor, align_corners: bool = False,
+                      fold: bool = True) -> torch.Tensor:
+        """(N, C, h, w) -> (N, L, embed_dim): the patch tokens of x resized
+        (bilinear) to the autoencoder's S x S input.
+
+        Resize and patch embedding are both linear, so when S is a multiple
+        of h and w, the patch size a multiple of the scale factors and
+        ``align_corners`` is False, they compose exactly into one strided
+        convolution on the small map (kernel ``patch/scale + 2``, stride
+        ``patch/scale``, replicate padding 1; see
+        :func:`patch_resize_weights`): S x S is never built. ``fold=False``
+        or other sizes resize first.
+        """
+        size = self.grid * self.patch_size
+        h, w = x.shape[-2:]
+        if (h, w) == (size, size):
+            return self.embed_patches(x)
+        rows = patch_resize_weights(h, size, self.patch_size)
+        cols = patch_resize_weights(w, size, self.patch_size)
+        if not fold or align_corners or rows is None or cols is None:
+            return self.embed_patches(F.interpolate(
+                x, size=(size, size), mode='bilinear',
+                align_corners=align_corners))
+        weight = self.patch_embed.weight
+        kernel = torch.einsum('ocqr,qu,rv->ocuv', weight,
+                              rows.to(weight), cols.to(weight))
+        stride = (rows.shape[1] - 2, cols.shape[1] - 2)
+        tokens = F.conv2d(F.pad(x, (1, 1, 1, 1), mode='replicate'), kernel,
+                          self.patch_embed.bias, stride=stride)
+        return tokens.flatten(2).transpose(1, 2)
+
     def forward(self, x: torch.Tensor, mask_ratio: float,
-                generator: Optional[torch.Generator] = None
+                generator: Optional[torch.Generator] = None,
+                align_corners: bool = False, fold: bool = True
                 ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Reconstruct (N, out_channels, S, S) from a masked view of x.
+        """Reconstruct (N, out_channels, S, S) from a masked view of x
+        (N, C, h, w), resized to S x S first (see :meth:`embed_resized`).
 
         Returns the reconstruction and the (N, L) patch mask.
         """
-        tokens = self.embed_patches(x) + self.pos_embed
+        tokens = self.embed_resized(x, align_corners, fold) + self.pos_embed
         tokens, mask, ids_restore = self.random_masking(tokens, mask_ratio,
                                                         generator)
         for block in self.blocks:

@@ -4,10 +4,10 @@ from typing import Dict, Optional, Sequence
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from s4t_mm.registry import MODELS
+from ..necks import DeferredConcat
 from .masked_task_autoencoder import MaskedTaskAutoencoder
 
 
@@ -35,6 +35,11 @@ class TaskRelationPredictor(BaseModule):
         autoencoder: sizes of :class:`MaskedTaskAutoencoder` (patch_size,
             embed_dim, depth, num_heads, decoder_embed_dim, decoder_depth,
             decoder_num_heads, mlp_ratio).
+        align_corners: of the resize to ``input_size``.
+        fold_resize: compute the resize to ``input_size`` and the patch
+            embedding as one strided convolution on the small map where
+            that is exact (:meth:`MaskedTaskAutoencoder.embed_resized`);
+            False always builds the resized map. Same parameters either way.
     """
 
     def __init__(self,
@@ -46,6 +51,7 @@ class TaskRelationPredictor(BaseModule):
                  mask_ratio: float = 0.8,
                  autoencoder: Optional[dict] = None,
                  align_corners: bool = False,
+                 fold_resize: bool = True,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg)
         if not task_channels:
@@ -60,6 +66,7 @@ class TaskRelationPredictor(BaseModule):
         self.input_size = input_size
         self.mask_ratio = mask_ratio
         self.align_corners = align_corners
+        self.fold_resize = fold_resize
         num_tasks = len(self.tasks)
         self.compressor = nn.Conv2d(in_channels,
                                     num_tasks * task_feat_channels, 1)
@@ -74,8 +81,12 @@ class TaskRelationPredictor(BaseModule):
             **(autoencoder or {}))
 
     def compress(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
-        """(N, T*C, h, w) task features from the shared features."""
-        return self.compressor(feats[self.in_index])
+        """(N, T*C, h, w) task features from the shared features (computed
+        level by level when they are a :class:`DeferredConcat`)."""
+        x = feats[self.in_index]
+        if isinstance(x, DeferredConcat):
+            return x.conv1x1(self.compressor.weight, self.compressor.bias)
+        return self.compressor(x)
 
     def task_slice(self, compressed: torch.Tensor, task: str) -> torch.Tensor:
         i, c = self.tasks.index(task), self.task_feat_channels
@@ -115,9 +126,9 @@ class TaskRelationPredictor(BaseModule):
         ratio = self.mask_ratio if mask_ratio is None else mask_ratio
         if visible_tasks is not None:
             compressed = self.hide_tasks(compressed, visible_tasks)
-        x = F.interpolate(compressed, size=(self.input_size, ) * 2,
-                          mode='bilinear', align_corners=self.align_corners)
-        joint, _ = self.autoencoder(x, ratio, generator)
+        joint, _ = self.autoencoder(compressed, ratio, generator,
+                                    align_corners=self.align_corners,
+                                    fold=self.fold_resize)
         return dict(zip(self.tasks,
                         joint.split(list(self.task_channels.values()), 1)))
 
