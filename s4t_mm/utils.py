@@ -1,26 +1,30 @@
 """Environment helpers."""
 import datetime
+import inspect
 import json
 import math
 import warnings
 
-from mmengine.registry import DefaultScope
+import mmseg.utils
+from mmengine.fileio import put
+from mmengine.model import is_model_wrapper
+from mmengine.registry import DefaultScope, Registry
+
+from s4t_mm import registry
 
 
 def register_all_modules(init_default_scope: bool = True) -> None:
     """Import every s4t_mm component so it is registered, and optionally make
     ``s4t_mm`` the default scope (as mmseg's helper of the same name does).
 
-    mmseg's components are registered too, so ``mmseg.*`` types resolve.
+    The packages are imported through the registries' ``locations`` (the
+    way building by name imports them), so no module below needs to import
+    this one's callers back. mmseg's components are registered too, so
+    ``mmseg.*`` types resolve.
     """
-    import mmseg.utils
-
-    import s4t_mm.datasets  # noqa: F401
-    import s4t_mm.engine  # noqa: F401
-    import s4t_mm.evaluation  # noqa: F401
-    import s4t_mm.models  # noqa: F401
-    import s4t_mm.tta  # noqa: F401
-    import s4t_mm.visualization  # noqa: F401
+    for value in vars(registry).values():
+        if isinstance(value, Registry) and value.scope == registry.SCOPE:
+            value.import_from_location()
     mmseg.utils.register_all_modules(init_default_scope=False)
     if not init_default_scope:
         return
@@ -67,18 +71,17 @@ def json_ready(obj):
 
 
 def dump_json_atomic(obj, path: str) -> None:
-    """Write strict JSON (:func:`json_ready`: non-finite numbers as null) to
-    a temporary file beside ``path`` and rename it into place, so an
-    interrupted write leaves the previous file intact."""
-    from s4t_mm.engine.checkpoint import atomic_write_bytes
-    atomic_write_bytes(
-        json.dumps(json_ready(obj), indent=2, sort_keys=True,
+    """Write strict JSON (:func:`json_ready`: non-finite numbers as null)
+    through mmengine's file backend, which importing s4t_mm makes atomic
+    (:class:`~s4t_mm.engine.checkpoint.AtomicLocalBackend`: a temporary
+    file beside ``path`` renamed into place), so an interrupted write
+    leaves the previous file intact."""
+    put(json.dumps(json_ready(obj), indent=2, sort_keys=True,
                    allow_nan=False).encode(), path)
 
 
 def unwrap_model(model):
     """The model inside a (Distributed)DataParallel-style wrapper."""
-    from mmengine.model import is_model_wrapper
     return model.module if is_model_wrapper(model) else model
 
 
@@ -86,7 +89,6 @@ def check_config_keys(cls, cfg: dict, what: str) -> None:
     """Raise if ``cfg`` (minus ``type``) has keys ``cls`` does not accept,
     naming the bad keys and the valid ones (constructor arguments of
     ``cls`` and of the bases its ``**kwargs`` reach)."""
-    import inspect
     valid, open_kwargs = set(), True
     for klass in cls.__mro__:
         if '__init__' not in vars(klass) or klass is object:

@@ -22,7 +22,7 @@ from mmengine.logging import print_log
 
 from s4t_mm.apis import check_domains
 from s4t_mm.engine.launch import load_tool_config
-from s4t_mm.tta.sync_analysis import run_sync_analysis
+from s4t_mm.apis.sync_analysis import run_sync_analysis
 from s4t_mm.utils import dump_json_atomic, register_all_modules
 
 

@@ -38,7 +38,7 @@ from mmengine.runner import find_latest_checkpoint
 
 from s4t_mm.apis import check_domains
 from s4t_mm.evaluation.functional import metric_direction
-from s4t_mm.tta.sync_analysis import run_sync_analysis
+from s4t_mm.apis.sync_analysis import run_sync_analysis
 from s4t_mm.utils import dump_json_atomic, register_all_modules
 
 TOOLS = osp.dirname(osp.abspath(__file__))

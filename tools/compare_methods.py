@@ -51,7 +51,7 @@ from s4t_mm.apis import (DomainResults, check_domains, run_domains, summarize,
 from s4t_mm.apis.adaptation import file_digest, result_key, with_seed
 from s4t_mm.engine.checkpoint import atomic_write_bytes
 from s4t_mm.evaluation.functional import delta_m, delta_m_keys
-from s4t_mm.tta.sync_analysis import run_sync_analysis
+from s4t_mm.apis.sync_analysis import run_sync_analysis
 from s4t_mm.utils import (DIVERGED_EXIT_STATUS, add_resume_and_strict_args,
                           dump_json_atomic, json_ready, register_all_modules)
 

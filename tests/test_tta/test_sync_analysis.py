@@ -6,10 +6,10 @@ from mmengine.runner import Runner
 
 from s4t_mm.apis.adaptation import with_seed
 from s4t_mm.engine.hooks.task_sync_hook import TaskSyncHook
-from s4t_mm.tta.sync_analysis import (best_steps, plot_sync,
-                                      relative_improvement,
-                                      run_sync_analysis, sync_report,
-                                      task_losses)
+from s4t_mm.apis.sync_analysis import run_sync_analysis
+from s4t_mm.evaluation.task_sync import (best_steps, relative_improvement,
+                                         sync_report, task_losses)
+from s4t_mm.visualization.sync_plots import plot_sync
 from .tiny_runner import TARGETS, save_tiny_checkpoint, tiny_tta_cfg
 
 STEPS = [0, 5, 10, 15, 20]

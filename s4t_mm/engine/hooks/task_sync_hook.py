@@ -9,7 +9,8 @@ from mmengine.logging import print_log
 
 from s4t_mm.registry import HOOKS
 from s4t_mm.tta.protocols import PaperProtocol
-from s4t_mm.tta.sync_analysis import plot_sync, sync_report, task_losses
+from s4t_mm.evaluation.task_sync import sync_report, task_losses
+from s4t_mm.visualization.sync_plots import plot_sync
 from .test_time_adapt_hook import TestTimeAdaptHook
 
 
@@ -35,7 +36,7 @@ class TaskSyncHook(Hook):
     tracks raises an error.
 
     After each run the report of
-    :func:`~s4t_mm.tta.sync_analysis.sync_report` (best step per task,
+    :func:`~s4t_mm.evaluation.task_sync.sync_report` (best step per task,
     spread, normalised curves, losses) is appended to :attr:`reports`, put
     into the message hub as ``task_sync`` and, with ``plot``, drawn into
     ``<out_dir>/task_sync_<run>.png`` (by the main process).
@@ -90,17 +91,11 @@ class TaskSyncHook(Hook):
             self._run['final_step'] = self._final_step(runner, tta.protocol)
 
     def _observe(self, adapter) -> None:
-        """Wrap the adapter's ``step`` (once) so every step is seen."""
+        """Register (once per adapter) to see every adaptation step."""
         if self._observed is adapter:
             return
-        step = adapter.step
-
-        def observed_step(inputs):
-            self._before_step()
-            step(inputs)
-            self._after_step(adapter)
-
-        adapter.step = observed_step
+        adapter.register_step_callback(before=self._before_step,
+                                       after=self._after_step)
         self._observed = adapter
 
     @staticmethod
@@ -111,7 +106,7 @@ class TaskSyncHook(Hook):
         available = -(-len(loader.dataset) // batch_size)
         return protocol.steps * min(protocol.num_batches, available)
 
-    def _before_step(self) -> None:
+    def _before_step(self, adapter) -> None:
         if self._run is None:
             return
         if self.analysis and not self._run['steps']:

@@ -2,7 +2,7 @@
 one adaptation step, snapshot and reset."""
 import copy
 import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -146,6 +146,9 @@ class BaseAdapter:
         #: attempted in the domain so far), ``event`` and ``action``.
         self.events: List[dict] = []
         self._step_index = 0
+        # (before, after) pairs called around every step with the adapter
+        self._step_callbacks: List[Tuple[Optional[Callable],
+                                         Optional[Callable]]] = []
         self._failures = 0  # consecutive, without a good step in between
         self._stopped = False
         self._stepped = False  # the last step's result is not checked yet
@@ -268,6 +271,14 @@ class BaseAdapter:
                              f'{", ".join(FAILURE_COUNTERS)}')
         self._fail(event, **info)
 
+    def register_step_callback(self, before: Optional[Callable] = None,
+                               after: Optional[Callable] = None) -> None:
+        """Call ``before(adapter)`` and ``after(adapter)`` around every
+        adaptation step (observers such as
+        :class:`~s4t_mm.engine.hooks.TaskSyncHook` read
+        :attr:`last_losses` after it)."""
+        self._step_callbacks.append((before, after))
+
     def set_mode(self) -> None:
         """Put the model in the mode adaptation runs in."""
         self.model.train(self.norm_policy == 'batch_stats')
@@ -305,11 +316,20 @@ class BaseAdapter:
                     if self._stopped:
                         self.stats['steps_not_run'] += steps - done
                         break
-                    self.step(inputs)
+                    self._observed_step(inputs)
         finally:
             self.model.train(was_training)
         if self.guard_non_finite and steps > 0 and not self._stopped:
             self._check_last_step()
+
+    def _observed_step(self, inputs: torch.Tensor) -> None:
+        for before, _ in self._step_callbacks:
+            if before is not None:
+                before(self)
+        self.step(inputs)
+        for _, after in self._step_callbacks:
+            if after is not None:
+                after(self)
 
     def _warn_single_image(self) -> None:
         if not self.stats['single_image_batches']:

@@ -1,0 +1,76 @@
+"""Drive the task-synchronisation analysis with a Runner: each domain of a
+config adapted step by step and scored every few steps
+(:class:`~s4t_mm.engine.hooks.TaskSyncHook`)."""
+import copy
+import os.path as osp
+from typing import Dict, Optional, Sequence
+
+from mmengine.config import Config
+from mmengine.dist import is_main_process
+from mmengine.logging import print_log
+
+from s4t_mm.engine.hooks import TaskSyncHook
+from s4t_mm.visualization.sync_plots import plot_sync
+from .adaptation import build_runner, evaluate_domain, tta_hook_cfg, with_seed
+
+SYNC_HOOK_TYPES = ('TaskSyncHook', 's4t_mm.TaskSyncHook')
+
+
+def with_sync_hook(cfg: Config, interval: int,
+                   steps: Optional[int] = None,
+                   tolerance: float = 0.0) -> Config:
+    """A copy of ``cfg`` with an analysing :class:`TaskSyncHook` and,
+    if given, the paper protocol's step count set to ``steps``."""
+    cfg = copy.deepcopy(cfg)
+    tta = tta_hook_cfg(cfg)
+    if tta is None:
+        raise ValueError('the config has no TestTimeAdaptHook in '
+                         'custom_hooks; there is no adaptation to analyse')
+    protocol = tta.get('protocol', 'episodic')
+    protocol = dict(type=protocol) if isinstance(protocol, str) else protocol
+    if protocol.get('type') != 'paper':
+        raise ValueError(f'the synchronisation analysis needs the paper '
+                         f'protocol (adapt, then evaluate), the config uses '
+                         f'{protocol.get("type")!r}')
+    if steps is not None:
+        protocol['steps'] = steps
+    tta['protocol'] = protocol
+    cfg.custom_hooks = [
+        h for h in cfg.custom_hooks if h.get('type') not in SYNC_HOOK_TYPES
+    ] + [dict(type='TaskSyncHook', interval=interval, analysis=True,
+              tolerance=tolerance, plot=False)]
+    return cfg
+
+
+def run_sync_analysis(cfg: Config, checkpoint: str, domains: Sequence[dict],
+                      steps: Optional[int], interval: int, seed: int,
+                      work_dir: str, name: str = 'sync',
+                      plot_dir: Optional[str] = None,
+                      tolerance: float = 0.0) -> Dict[str, dict]:
+    """Reset, adapt step by step and score every ``interval`` steps, on each
+    domain; one runner walks the domains as
+    :func:`s4t_mm.apis.adaptation.run_domains` does. ``seed`` sets the
+    adaptation's random draws and batch (:func:`with_seed`).
+
+    Returns ``{domain: sync_report}``; with ``plot_dir`` each domain's plot
+    is written there as ``sync_<name>_<domain>.png`` (path under
+    ``'plot'`` in its report).
+    """
+    run_cfg = with_sync_hook(with_seed(cfg, seed), interval, steps,
+                             tolerance)
+    runner = build_runner(run_cfg, checkpoint, domains, seed, work_dir, name)
+    hook = next(h for h in runner.hooks if isinstance(h, TaskSyncHook))
+    reports = {}
+    for domain in domains:
+        evaluate_domain(runner, run_cfg, domain)
+        report = dict(hook.reports[-1])
+        if plot_dir is not None and is_main_process():
+            report['plot'] = plot_sync(
+                report, osp.join(plot_dir,
+                                 f'sync_{name}_{domain["name"]}.png'),
+                title=f'{name} {domain["name"]}:')
+        reports[domain['name']] = report
+        print_log(f'[{name}] {domain["name"]}: best step per task '
+                  f'{report["best_step"]}, spread {report["spread"]}',
+                  logger='current')
+    return reports
