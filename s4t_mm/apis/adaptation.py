@@ -94,6 +94,23 @@ def domain_dataloader(cfg: Config, domain: dict) -> ConfigDict:
     return loader
 
 
+def whole_batches_per_rank(loader: ConfigDict) -> ConfigDict:
+    """``loader`` with mmengine's ``DefaultSampler`` replaced by
+    :class:`~s4t_mm.datasets.BatchShardSampler` (same order and shuffle):
+    with several processes each rank then gets whole one-process batches,
+    so adaptation on test batches, and the results, do not depend on the
+    number of processes. Other samplers are kept."""
+    sampler = dict(loader.get('sampler') or {})
+    if sampler.get('type') not in ('DefaultSampler',
+                                   'mmengine.DefaultSampler'):
+        return loader
+    loader = copy.deepcopy(loader)
+    loader.sampler = dict(
+        type='s4t_mm.BatchShardSampler', batch_size=loader.batch_size,
+        shuffle=sampler.get('shuffle', True), seed=sampler.get('seed'))
+    return loader
+
+
 def check_domains(cfg: Config, key: str = 'target_domains') -> List[dict]:
     """The domain list ``cfg[key]``, checked for unique names."""
     domains = cfg.get(key)
@@ -131,7 +148,7 @@ def build_runner(run_cfg: Config, checkpoint: str, domains: Sequence[dict],
 
 def evaluate_domain(runner: Runner, run_cfg: Config, domain: dict) -> dict:
     """Run the runner's test loop on one domain; returns its metrics."""
-    loader = domain_dataloader(run_cfg, domain)
+    loader = whole_batches_per_rank(domain_dataloader(run_cfg, domain))
     runner._test_loop = TestLoop(runner, loader, run_cfg.test_evaluator)
     if len(runner.test_loop.dataloader.dataset) == 0:
         raise ValueError(f'target domain {domain["name"]!r} has no '

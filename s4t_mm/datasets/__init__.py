@@ -1,6 +1,7 @@
 from .label_maps import SHARED_LABEL_SETS, apply_label_map, shared_label_map
 from .nyud_multi_task import NYUDMultiTaskDataset
 from .pascal_context_multi_task import PascalContextMultiTaskDataset
+from .samplers import BatchShardSampler
 from .synthetic_world_dataset import SyntheticWorldDataset
 from .taskonomy import TaskonomyDataset
 from .transforms import *  # noqa: F401,F403
@@ -8,5 +9,6 @@ from .transforms import *  # noqa: F401,F403
 __all__ = [
     'SHARED_LABEL_SETS', 'apply_label_map', 'shared_label_map',
     'NYUDMultiTaskDataset', 'PascalContextMultiTaskDataset',
+    'BatchShardSampler',
     'SyntheticWorldDataset', 'TaskonomyDataset'
 ]

@@ -1,0 +1,3 @@
+from .batch_shard_sampler import BatchShardSampler
+
+__all__ = ['BatchShardSampler']
