@@ -3,8 +3,8 @@
     python tools/analyze_sync.py CONFIG --checkpoint CKPT [--steps 40]
         [--interval 5] [--tolerance 0] [--domains target_domains]
         [--only NAME ...]
-        [--seed 0] [--work-dir DIR] [--out FILE.json]
-        [--cfg-options k=v ...]
+        [--seeds 0] [--work-dir DIR] [--out FILE.json]
+        [--cfg-options k=v ...] [--launcher L]
 
 For each target domain of the config (a test-time adaptation config with the
 paper protocol): reset to the checkpoint, adapt step by step on the
@@ -17,11 +17,11 @@ against the step, up = better) and a JSON of all reports.
 import argparse
 import os.path as osp
 
-from mmengine.config import DictAction
 from mmengine.logging import print_log
 
 from s4t_mm.apis import check_domains
-from s4t_mm.engine.launch import load_tool_config
+from s4t_mm.engine.launch import (add_common_args, apply_launcher,
+                                  load_tool_config, one_seed)
 from s4t_mm.apis.sync_analysis import run_sync_analysis
 from s4t_mm.utils import dump_json_atomic, register_all_modules
 
@@ -41,17 +41,13 @@ def parse_args():
                         help='a task\'s best step is the earliest within '
                         'this many percentage points of its best relative '
                         'improvement')
-    parser.add_argument('--domains', default='target_domains',
-                        help='config key of the domain list')
     parser.add_argument('--only', nargs='+',
                         help='analyse only these domain names')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--work-dir', help='where logs, plots and results '
-                        'go')
     parser.add_argument('--out', help='results JSON path')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config keys')
-    return parser.parse_args()
+    add_common_args(parser)
+    args = parser.parse_args()
+    args.seed = one_seed(parser, args)
+    return args
 
 
 def main():
@@ -59,6 +55,7 @@ def main():
     register_all_modules(init_default_scope=False)
     cfg = load_tool_config(args.config, args.checkpoint, args.work_dir,
                            args.cfg_options)
+    apply_launcher(cfg, args)
     domains = check_domains(cfg, args.domains)
     if args.only:
         unknown = set(args.only) - {d['name'] for d in domains}

@@ -31,12 +31,14 @@ import sys
 from typing import Dict, List, Sequence
 
 import numpy as np
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.fileio import load
 from mmengine.logging import print_log
 from mmengine.runner import find_latest_checkpoint
 
 from s4t_mm.apis import check_domains
+from s4t_mm.engine.checkpoint import atomic_write_bytes
+from s4t_mm.engine.launch import add_common_args
 from s4t_mm.evaluation.functional import metric_direction
 from s4t_mm.apis.sync_analysis import run_sync_analysis
 from s4t_mm.utils import dump_json_atomic, register_all_modules
@@ -51,15 +53,10 @@ def parse_args(argv=None):
     parser.add_argument('table', help='method table config')
     parser.add_argument('--methods', nargs='+',
                         help='run only these methods of the table')
-    parser.add_argument('--seeds', type=int, nargs='+',
-                        help="default the table's seeds")
-    parser.add_argument('--domains', help="config key of the domain list; "
-                        "default the table's domains_key")
-    parser.add_argument('--work-dir', help='default work_dirs/<table name>')
     parser.add_argument('--no-sync', action='store_true',
                         help='skip the synchronisation analysis')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override keys of the table')
+    # defaults: the table's seeds and domains_key, work_dirs/<table name>
+    add_common_args(parser, seeds=None, domains=None)
     return parser.parse_args(argv)
 
 
@@ -219,8 +216,8 @@ def main(argv=None):
     compare_methods = _load_compare_methods()
     results = compare_methods.main(
         ['--configs', *paths, '--names', *names, '--checkpoints', ckpt,
-         '--seeds', *map(str, seeds), '--domains-key', domains_key,
-         '--out-dir', work_dir, '--resume'])
+         '--seeds', *map(str, seeds), '--domains', domains_key,
+         '--work-dir', work_dir, '--launcher', args.launcher, '--resume'])
     sync = {}
     if not args.no_sync:
         for name in [n for n in table.get('sync_methods', []) if n in names]:
@@ -247,9 +244,7 @@ def main(argv=None):
             '(up = better).\n\n' + summary_table(results, groups, sync) +
             '\n')
     path = osp.join(work_dir, 'benchmark.md')
-    with open(path + '.tmp', 'w') as f:
-        f.write(text)
-    os.replace(path + '.tmp', path)
+    atomic_write_bytes(text.encode(), path)
     print_log(f'{text}\nbenchmark table: {path}', logger='current')
 
 

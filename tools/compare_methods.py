@@ -1,15 +1,15 @@
 """Compare test-time adaptation methods on the same target domains.
 
     python tools/compare_methods.py --configs CFG_A CFG_B ...
-        --checkpoints CKPT [CKPT_B ...] --out-dir DIR
-        [--names A B ...] [--seeds 0 1 2] [--domains-key target_domains]
+        --checkpoints CKPT [CKPT_B ...] --work-dir DIR
+        [--names A B ...] [--seeds 0 1 2] [--domains target_domains]
         [--sync-steps N --sync-interval K [--sync-tolerance PP]]
-        [--resume] [--strict] [--cfg-options k=v ...]
+        [--resume] [--strict] [--cfg-options k=v ...] [--launcher L]
 
 Each config is a test-time adaptation config (a ``TestTimeAdaptHook`` in
 ``custom_hooks``); ``--checkpoints`` gives one source checkpoint per config
 or one shared by all. Every checkpoint is tested once source-only, every
-method once per seed, on every domain of ``--domains-key``; a seed sets the
+method once per seed, on every domain of ``--domains``; a seed sets the
 adaptation's random draws and, with the paper protocol, which target
 images it adapts on. Writes
 ``DIR/comparison.md`` (rows domain x method: each task's metric and delta_m,
@@ -43,13 +43,14 @@ from typing import Dict, List, Sequence
 from urllib.parse import quote
 
 import numpy as np
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.logging import print_log
 
 from s4t_mm.apis import (DomainResults, check_domains, run_domains, summarize,
                          tta_hook_cfg)
 from s4t_mm.apis.adaptation import file_digest, result_key, with_seed
 from s4t_mm.engine.checkpoint import atomic_write_bytes
+from s4t_mm.engine.launch import add_common_args, apply_launcher
 from s4t_mm.evaluation.functional import delta_m, delta_m_keys
 from s4t_mm.apis.sync_analysis import run_sync_analysis
 from s4t_mm.utils import (DIVERGED_EXIT_STATUS, add_resume_and_strict_args,
@@ -66,11 +67,7 @@ def parse_args(argv=None):
                         'all')
     parser.add_argument('--names', nargs='+',
                         help='method names; default the config file names')
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    parser.add_argument('--domains-key', default='target_domains',
-                        help='config key of the domain list')
-    parser.add_argument('--out-dir', required=True,
-                        help='where logs, tables and plots go')
+    add_common_args(parser, seeds=(0, 1, 2), work_dir_required=True)
     parser.add_argument('--sync-steps', type=int,
                         help='also run the synchronisation analysis with '
                         'this many adaptation steps')
@@ -81,9 +78,7 @@ def parse_args(argv=None):
                         help='a task\'s best step is the earliest within '
                         'this many percentage points of its best')
     add_resume_and_strict_args(
-        parser, '(checkpoint or method, seed, domain)', 'OUT_DIR/parts/')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override keys of every config')
+        parser, '(checkpoint or method, seed, domain)', 'WORK_DIR/parts/')
     return parser.parse_args(argv)
 
 
@@ -327,21 +322,22 @@ def main(argv=None):
         cfg = Config.fromfile(path)
         if args.cfg_options is not None:
             cfg.merge_from_dict(args.cfg_options)
+        apply_launcher(cfg, args)
         configs.append(cfg)
     results = compare(configs, args.configs, names, args.checkpoints,
-                      args.seeds, args.domains_key, args.out_dir,
+                      args.seeds, args.domains, args.work_dir,
                       args.sync_steps, args.sync_interval,
                       args.sync_tolerance, resume=args.resume)
     notes = divergence_notes(results)
-    text = (f'# Method comparison on {args.domains_key}, seeds {args.seeds}'
+    text = (f'# Method comparison on {args.domains}, seeds {args.seeds}'
             '\n\ndelta_m against the source-only result of the method\'s '
             'own checkpoint; mean ± std over seeds.\n\n' +
             comparison_table(results) + '\n\n' +
             (f'{notes}\n\n' if notes else '') + overall_table(results) +
             '\n')
-    md = osp.join(args.out_dir, 'comparison.md')
+    md = osp.join(args.work_dir, 'comparison.md')
     atomic_write_bytes(text.encode(), md)
-    dump_json_atomic(results, osp.join(args.out_dir, 'comparison.json'))
+    dump_json_atomic(results, osp.join(args.work_dir, 'comparison.json'))
     print_log(f'{text}\ntable: {md}', logger='current')
     diverged = diverged_units(results)
     if args.strict and diverged:

@@ -26,4 +26,4 @@ args=("$@")
             configs/s4t/synthetic_r18_s4t_tta.py \
             configs/s4t/synthetic_r18_s4t_ours_tta.py \
   --names bn_adapt s4t s4t_ours --checkpoints "$CKPT" \
-  --out-dir work_dirs/demo "${args[@]}"
+  --work-dir work_dirs/demo "${args[@]}"

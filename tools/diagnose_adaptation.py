@@ -2,7 +2,8 @@
 
     python tools/diagnose_adaptation.py CONFIG --checkpoint CKPT
         [--domains validation_domains] [--only NAME ...] [--steps 40]
-        [--interval 5] [--seed 0] [--out FILE.json] [--cfg-options k=v ...]
+        [--interval 5] [--seeds 0] [--work-dir DIR] [--out FILE.json]
+        [--cfg-options k=v ...]
 
 For each domain, on the paper protocol's adaptation batch (its labels are
 read here only to score, never given to the adapter):
@@ -21,7 +22,8 @@ read here only to score, never given to the adapter):
   heads at step 0: is the reconstruction a better or a worse prediction
   than the one it is pulled toward?
 
-Prints a table per domain and writes everything to ``--out``.
+Prints a table per domain and writes everything to ``--out`` (default
+``<work dir>/diagnosis.json`` when ``--work-dir`` is given).
 """
 import argparse
 import copy
@@ -29,13 +31,13 @@ import math
 import os.path as osp
 
 import torch
-from mmengine.config import DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from s4t_mm.apis import check_domains, domain_dataloader, tta_hook_cfg
 from s4t_mm.engine.checkpoint import load_model_weights
-from s4t_mm.engine.launch import load_tool_config
+from s4t_mm.engine.launch import (add_common_args, load_tool_config,
+                                  one_seed)
 from s4t_mm.registry import ADAPTERS, METRICS, MODELS
 from s4t_mm.structures import without_ground_truth
 from s4t_mm.tta.protocols import build_protocol
@@ -48,15 +50,14 @@ def parse_args(argv=None):
         'adaptation')
     parser.add_argument('config', help='test-time adaptation config')
     parser.add_argument('--checkpoint', required=True)
-    parser.add_argument('--domains', default='validation_domains',
-                        help='config key of the domain list')
     parser.add_argument('--only', nargs='+', help='only these domains')
     parser.add_argument('--steps', type=int, default=40)
     parser.add_argument('--interval', type=int, default=5)
-    parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--out', help='results JSON path')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
-    return parser.parse_args(argv)
+    add_common_args(parser, domains='validation_domains', launcher=False)
+    args = parser.parse_args(argv)
+    args.seed = one_seed(parser, args)
+    return args
 
 
 def adaptation_batch(cfg, domain: dict, seed: int):
@@ -178,7 +179,7 @@ def main(argv=None):
     args = parse_args(argv)
     # models and adapters are built here, outside a Runner's scope
     register_all_modules(init_default_scope=True)
-    cfg = load_tool_config(args.config, args.checkpoint, None,
+    cfg = load_tool_config(args.config, args.checkpoint, args.work_dir,
                            args.cfg_options)
     hook = tta_hook_cfg(cfg)
     if hook is None:
@@ -195,9 +196,11 @@ def main(argv=None):
                for d in domains]
     for report in reports:
         print_log(format_report(report), logger='current')
-    if args.out:
-        dump_json_atomic(reports, args.out)
-        print_log(f'written {osp.abspath(args.out)}', logger='current')
+    out = args.out or (osp.join(args.work_dir, 'diagnosis.json')
+                       if args.work_dir else None)
+    if out:
+        dump_json_atomic(reports, out)
+        print_log(f'written {osp.abspath(out)}', logger='current')
     return reports
 
 

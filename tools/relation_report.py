@@ -2,7 +2,7 @@
 before and after test-time adaptation.
 
     python tools/relation_report.py CONFIG --checkpoint CKPT
-        [--work-dir DIR] [--num-batches N] [--seed S]
+        [--work-dir DIR] [--num-batches N] [--seeds S]
         [--domains target_domains] [--only NAME ...] [--cfg-options k=v ...]
 
 R (rows: the visible task, columns: the reconstructed task; definition in
@@ -18,8 +18,8 @@ weights, the protocol's ``before_domain`` runs (the paper protocol adapts
 here: ``steps`` steps on its seeded batches of the domain) and then its
 ``before_batch`` for each of the N batches (episodic and online protocols
 adapt here; episodic ends adapted to the N-th batch alone). The global RNG
-is seeded with ``--seed`` before adapting. Every domain starts from the
-source weights.
+is seeded with ``--seeds`` (one seed) before adapting. Every domain starts
+from the source weights.
 
 Writes ``<work_dir>/relation_report/<domain>.png`` (before | after |
 after - before) and ``<work_dir>/relation_report/relations.json`` with
@@ -31,14 +31,14 @@ import os.path as osp
 
 import numpy as np
 import torch
-from mmengine.config import DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner, load_checkpoint
 from mmengine.runner.utils import set_random_seed
 
 from s4t_mm.apis.adaptation import (check_domains, domain_dataloader,
                                     tta_hook_cfg)
-from s4t_mm.engine.launch import load_tool_config
+from s4t_mm.engine.launch import (add_common_args, load_tool_config,
+                                  one_seed)
 from s4t_mm.evaluation.task_relations import (HeatmapPanel, first_batches,
                                               gain_notes, json_matrix,
                                               relation_record,
@@ -52,18 +52,15 @@ def parse_args():
     parser.add_argument('config', help='test-time adaptation config')
     parser.add_argument('--checkpoint', required=True,
                         help='source-trained checkpoint')
-    parser.add_argument('--work-dir', help='where the report goes')
     parser.add_argument('--num-batches', type=int, default=4,
                         help='batches of each domain R is computed on')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--domains', default='target_domains',
-                        help='config key of the target domain list')
     parser.add_argument('--only', nargs='+',
                         help='names of the target domains to report '
                         '(default: all)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config keys')
-    return parser.parse_args()
+    add_common_args(parser, launcher=False)
+    args = parser.parse_args()
+    args.seed = one_seed(parser, args)
+    return args
 
 
 def select_domains(cfg, key, only):

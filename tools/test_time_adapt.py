@@ -2,8 +2,8 @@
 
     python tools/test_time_adapt.py CONFIG --checkpoint CKPT
         [--work-dir DIR] [--out FILE.json] [--seeds 0 1 2] [--resume]
-        [--strict] [--show-dir DIR] [--cfg-options k=v ...]
-        [--launcher {none,pytorch}]
+        [--strict] [--domains target_domains] [--show-dir DIR]
+        [--cfg-options k=v ...] [--launcher {none,pytorch}]
 
 The config is an ordinary test config with a ``TestTimeAdaptHook`` in
 ``custom_hooks`` and a ``target_domains`` list. Each domain is tested once
@@ -18,18 +18,17 @@ the same JSON. A domain whose adaptation diverged is marked ``diverged``
 and left out of ``mean_delta_m``; ``--strict`` then exits with status 3.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
-from mmengine.config import DictAction
 from mmengine.dist import get_rank
 from mmengine.logging import print_log
 
 from s4t_mm.apis import (DomainResults, check_domains, divergence_note,
                          format_table, run_domains, summarize, tta_hook_cfg)
 from s4t_mm.engine.hooks import compose_comparisons, with_visualization_hook
-from s4t_mm.engine.launch import load_tool_config, setup_launcher
+from s4t_mm.engine.launch import (add_common_args, apply_launcher,
+                                  load_tool_config)
 from s4t_mm.evaluation.functional import delta_m_keys
 from s4t_mm.utils import (DIVERGED_EXIT_STATUS, add_resume_and_strict_args,
                           dump_json_atomic, register_all_modules)
@@ -40,28 +39,16 @@ def parse_args():
     parser.add_argument('config', help='test-time adaptation config')
     parser.add_argument('--checkpoint', required=True,
                         help='source-trained checkpoint')
-    parser.add_argument('--work-dir', help='where logs and results go')
     parser.add_argument('--out', help='results JSON path')
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0],
-                        help='seeds of the adapted runs')
+    add_common_args(parser)
     add_resume_and_strict_args(parser, '(run, domain)',
                                '<out without .json>.parts/')
-    parser.add_argument('--domains', default='target_domains',
-                        help='config key of the domain list; e.g. '
-                        'validation_domains to choose hyper-parameters')
     parser.add_argument('--show-dir',
                         help='draw every target image with ground truth, '
                         'source-only and adapted predictions side by side '
                         'into DIR/comparison/<domain>/ (per-run drawings in '
                         'DIR/<run>/<domain>/)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config keys')
-    parser.add_argument('--launcher', default='none',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'])
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parser.parse_args()
 
 
 def main():
@@ -69,7 +56,7 @@ def main():
     register_all_modules(init_default_scope=False)
     cfg = load_tool_config(args.config, args.checkpoint, args.work_dir,
                            args.cfg_options)
-    setup_launcher(cfg, args.launcher)
+    apply_launcher(cfg, args)
     hook = tta_hook_cfg(cfg)
     if hook is None:
         raise ValueError(f'{args.config} has no TestTimeAdaptHook in '

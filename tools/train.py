@@ -4,12 +4,12 @@
         [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
 """
 import argparse
-import os
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.runner import Runner
 
-from s4t_mm.engine.launch import default_work_dir, enable_amp, setup_launcher
+from s4t_mm.engine.launch import (add_common_args, apply_launcher,
+                                  default_work_dir, enable_amp)
 from s4t_mm.registry import RUNNERS
 from s4t_mm.utils import register_all_modules
 
@@ -17,19 +17,12 @@ from s4t_mm.utils import register_all_modules
 def parse_args():
     parser = argparse.ArgumentParser(description='Source training')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='where logs and checkpoints go')
     parser.add_argument('--resume', action='store_true',
                         help='resume from the latest checkpoint in work-dir')
     parser.add_argument('--amp', action='store_true',
                         help='mixed precision (fp16 on CUDA, bf16 on CPU)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config keys, e.g. train_cfg.max_iters=10')
-    parser.add_argument('--launcher', default='none',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'])
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_common_args(parser, with_seeds=False, with_domains=False)
+    return parser.parse_args()
 
 
 def main():
@@ -42,7 +35,7 @@ def main():
     if args.amp:
         enable_amp(cfg)
     cfg.resume = args.resume
-    setup_launcher(cfg, args.launcher)
+    apply_launcher(cfg, args)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
         else Runner.from_cfg(cfg)
     runner.train()

@@ -1,12 +1,81 @@
-"""Config touches shared by the tools: work dir, AMP, distributed launch."""
+"""What the tools share: their common flags, work dir, AMP, distributed
+launch."""
+import argparse
 import logging
 import os
 import os.path as osp
+from typing import Optional, Sequence
 
 import torch
 import torch.distributed as dist
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
+
+LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+
+
+def add_common_args(parser: argparse.ArgumentParser,
+                    seeds: Optional[Sequence[int]] = (0, ),
+                    domains: Optional[str] = 'target_domains',
+                    launcher: bool = True,
+                    work_dir_required: bool = False,
+                    with_seeds: bool = True,
+                    with_domains: bool = True) -> None:
+    """The flags every tool in ``tools/`` spells and means the same way:
+
+    - ``--work-dir``: where logs and results go (``--out-dir``, an older
+      spelling, is the same flag);
+    - ``--seeds``: adaptation seeds, one run each; a seed sets the
+      adapter's random draws and the paper protocol's adaptation batch
+      (``--seed`` is the same flag);
+    - ``--domains``: the config key of the target domain list
+      (``--domains-key`` is the same flag);
+    - ``--launcher`` (and ``--local-rank``): the job launcher, ``pytorch``
+      under torchrun (:func:`apply_launcher`);
+    - ``--cfg-options``: ``key=value`` overrides of the config.
+
+    ``seeds`` and ``domains`` are the defaults (None: the tool decides);
+    ``with_seeds=False`` / ``with_domains=False`` / ``launcher=False`` leave
+    a flag out of a tool that has no use for it.
+    """
+    parser.add_argument('--work-dir', '--out-dir', dest='work_dir',
+                        required=work_dir_required,
+                        help='where logs and results go')
+    if with_seeds:
+        parser.add_argument('--seeds', '--seed', dest='seeds', type=int,
+                            nargs='+',
+                            default=None if seeds is None else list(seeds),
+                            help='adaptation seeds, one run each: a seed '
+                            "sets the adapter's random draws and the paper "
+                            "protocol's adaptation batch")
+    if with_domains:
+        parser.add_argument('--domains', '--domains-key', dest='domains',
+                            default=domains,
+                            help='config key of the target domain list, '
+                            'e.g. validation_domains to choose '
+                            'hyper-parameters')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config keys, e.g. '
+                        'train_cfg.max_iters=10')
+    if launcher:
+        parser.add_argument('--launcher', default='none', choices=LAUNCHERS,
+                            help='job launcher; pytorch under torchrun')
+        parser.add_argument('--local_rank', '--local-rank', type=int,
+                            default=0)
+
+
+def one_seed(parser: argparse.ArgumentParser, args) -> int:
+    """The single seed of a tool that runs one (``--seeds S``)."""
+    if len(args.seeds) != 1:
+        parser.error(f'this tool runs one seed; got --seeds {args.seeds}')
+    return args.seeds[0]
+
+
+def apply_launcher(cfg: Config, args) -> None:
+    """``--launcher`` and ``--local-rank`` of :func:`add_common_args` into
+    ``cfg`` (:func:`setup_launcher`)."""
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    setup_launcher(cfg, args.launcher)
 
 
 def default_work_dir(cfg: Config, config_path: str, work_dir: str = None):

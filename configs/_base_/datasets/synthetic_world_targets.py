@@ -48,7 +48,7 @@ structural_validation_domains = [
                       split='val', num_samples=structural_samples)),
 ]
 # Everything a benchmark reports / selects on, by key (e.g.
-# tools/compare_methods.py --domains-key benchmark_domains).
+# tools/compare_methods.py --domains benchmark_domains).
 benchmark_domains = target_domains + structural_domains
 benchmark_validation_domains = (
     validation_domains + structural_validation_domains)
