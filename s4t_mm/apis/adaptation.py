@@ -25,7 +25,7 @@ import numpy as np
 from mmengine.config import Config, ConfigDict
 from mmengine.dist import is_main_process
 from mmengine.logging import print_log
-from mmengine.runner import Runner, TestLoop
+from mmengine.runner import Runner
 
 from s4t_mm.engine.checkpoint import load_model_weights
 from s4t_mm.evaluation.functional import delta_m, delta_m_keys
@@ -141,15 +141,19 @@ def build_runner(run_cfg: Config, checkpoint: str, domains: Sequence[dict],
     run_cfg.experiment_name = name
     run_cfg.randomness = dict(seed=seed, deterministic=False)
     run_cfg.test_dataloader = domain_dataloader(run_cfg, domains[0])
+    run_cfg.test_cfg = dict(run_cfg.get('test_cfg') or {},
+                            type='s4t_mm.MultiDomainTestLoop')
     runner = Runner.from_cfg(run_cfg)
     load_model_weights(unwrap_model(runner.model), checkpoint)
     return runner
 
 
 def evaluate_domain(runner: Runner, run_cfg: Config, domain: dict) -> dict:
-    """Run the runner's test loop on one domain; returns its metrics."""
-    loader = whole_batches_per_rank(domain_dataloader(run_cfg, domain))
-    runner._test_loop = TestLoop(runner, loader, run_cfg.test_evaluator)
+    """Run the runner's test loop (:func:`build_runner`'s
+    :class:`~s4t_mm.engine.MultiDomainTestLoop`) on one domain; returns its
+    metrics."""
+    runner.test_loop.select(
+        whole_batches_per_rank(domain_dataloader(run_cfg, domain)))
     if len(runner.test_loop.dataloader.dataset) == 0:
         raise ValueError(f'target domain {domain["name"]!r} has no '
                          'samples; check its dataset settings')

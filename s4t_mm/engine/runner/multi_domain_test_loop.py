@@ -1,6 +1,7 @@
 """One runner, one model, several target domains, one after the other."""
 from typing import Dict, Union
 
+from mmengine.logging import HistoryBuffer
 from mmengine.runner import TestLoop
 from torch.utils.data import DataLoader
 
@@ -22,13 +23,22 @@ class MultiDomainTestLoop(TestLoop):
     Each :meth:`select` builds the domain's dataloader as the Runner builds
     its own (seeded with the runner's seed) and a fresh evaluator from the
     runner's ``test_evaluator``, and gives both, and the runner's
-    visualizer, the domain dataset's ``metainfo``.
+    visualizer, the domain dataset's ``metainfo``. Nothing is built before
+    (the runner's ``test_dataloader`` is the default domain, built at the
+    first run without a :meth:`select`), so a domain's loader, and the
+    random draws of building it, are the same as a plain test loop's.
     """
 
     def __init__(self, runner, dataloader: Union[DataLoader, Dict],
                  evaluator, fp16: bool = False):
-        super().__init__(runner, dataloader, evaluator, fp16)
+        # TestLoop.__init__ would build the default loader and evaluator
+        self._runner = runner
+        self._dataloader_cfg = dataloader
         self._evaluator_cfg = evaluator
+        self.dataloader = None
+        self.evaluator = None
+        self.fp16 = fp16
+        self.test_loss: Dict[str, HistoryBuffer] = dict()
 
     def select(self, dataloader: Union[DataLoader, Dict]) -> None:
         """Test on ``dataloader`` (a config or a built loader) from the next
@@ -40,9 +50,15 @@ class MultiDomainTestLoop(TestLoop):
                 dataloader, seed=self.runner.seed,
                 diff_rank_seed=diff_rank_seed)
         self.dataloader = dataloader
-        if isinstance(self._evaluator_cfg, (dict, list)):
-            self.evaluator = self.runner.build_evaluator(self._evaluator_cfg)
+        self.evaluator = self.runner.build_evaluator(self._evaluator_cfg) \
+            if isinstance(self._evaluator_cfg, (dict, list)) \
+            else self._evaluator_cfg
         metainfo = getattr(dataloader.dataset, 'metainfo', None)
         if metainfo is not None:
             self.evaluator.dataset_meta = metainfo
             self.runner.visualizer.dataset_meta = metainfo
+
+    def run(self) -> dict:
+        if self.dataloader is None:
+            self.select(self._dataloader_cfg)
+        return super().run()
