@@ -194,11 +194,12 @@ def test_channels_last_changes_the_layout_not_the_values():
                                    atol=1e-5)
 
 
-def _autoencoder(in_channels=6, input_size=16, patch_size=8):
-    return MaskedTaskAutoencoder(in_channels, 2, input_size=input_size,
+def _autoencoder(input_size=16, patch_size=8, **kwargs):
+    return MaskedTaskAutoencoder(6, 2, input_size=input_size,
                                  patch_size=patch_size, embed_dim=8, depth=1,
                                  num_heads=2, decoder_embed_dim=8,
-                                 decoder_depth=1, decoder_num_heads=2)
+                                 decoder_depth=1, decoder_num_heads=2,
+                                 **kwargs)
 
 
 def test_patch_resize_weights():
@@ -214,9 +215,11 @@ def test_patch_resize_weights():
     ((4, 4), 16, 8), ((8, 4), 16, 8), ((2, 8), 16, 8), ((8, 8), 32, 8)])
 def test_folded_resize_and_patch_embedding_equal_resize_then_embed(
         size, input_size, patch_size, monkeypatch):
-    ae = _autoencoder(input_size=input_size, patch_size=patch_size)
+    ae = _autoencoder(input_size=input_size, patch_size=patch_size,
+                      fold_resize=False)
     x = torch.randn(2, 6, *size, requires_grad=True)
-    expected = ae.embed_resized(x, fold=False)
+    expected = ae.embed_resized(x)
+    ae.fold_resize = True
     grads = torch.autograd.grad(expected.square().sum(),
                                 [x, ae.patch_embed.weight])
     with monkeypatch.context() as m:  # the folded path never resizes
@@ -232,11 +235,11 @@ def test_folded_resize_and_patch_embedding_equal_resize_then_embed(
                                                  ((4, 4), True)])
 def test_resize_is_not_folded_where_it_would_not_be_exact(size,
                                                           align_corners):
-    ae = _autoencoder()
+    ae = _autoencoder(align_corners=align_corners)
     x = torch.randn(2, 6, *size)
     expected = ae.embed_patches(F.interpolate(
         x, size=(16, 16), mode='bilinear', align_corners=align_corners))
-    torch.testing.assert_close(ae.embed_resized(x, align_corners), expected)
+    torch.testing.assert_close(ae.embed_resized(x), expected)
 
 
 def test_relation_outputs_with_and_without_folding():

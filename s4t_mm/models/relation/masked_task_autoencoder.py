@@ -69,14 +69,22 @@ class MaskedTaskAutoencoder(nn.Module):
     Position embeddings are fixed sin-cos; they are stored as parameters
     that never receive gradients (as in MAE), so parameter counts match the
     reference implementation.
+
+    ``align_corners`` is that of the bilinear resize to S x S;
+    ``fold_resize`` computes the resize and the patch embedding as one
+    strided convolution on the small map where that is exact (see
+    :meth:`embed_resized`).
     """
 
     def __init__(self, in_channels: int, out_channels: int, input_size: int,
                  patch_size: int = 16, embed_dim: int = 64, depth: int = 4,
                  num_heads: int = 4, decoder_embed_dim: int = 64,
                  decoder_depth: int = 2, decoder_num_heads: int = 4,
-                 mlp_ratio: float = 4.0):
+                 mlp_ratio: float = 4.0, align_corners: bool = False,
+                 fold_resize: bool = True):
         super().__init__()
+        self.align_corners = align_corners
+        self.fold_resize = fold_resize
         if input_size % patch_size:
             raise ValueError(f'input_size {input_size} is not a multiple of '
                              f'patch_size {patch_size}')
@@ -157,8 +165,7 @@ class MaskedTaskAutoencoder(nn.Module):
         return F.linear(patches, weight.reshape(weight.shape[0], -1),
                         self.patch_embed.bias)
 
-    def embed_resized(self, x: torch.Tensor, align_corners: bool = False,
-                      fold: bool = True) -> torch.Tensor:
+    def embed_resized(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, h, w) -> (N, L, embed_dim): the patch tokens of x resized
         (bilinear) to the autoencoder's S x S input.
 
@@ -167,8 +174,8 @@ class MaskedTaskAutoencoder(nn.Module):
         ``align_corners`` is False, they compose exactly into one strided
         convolution on the small map (kernel ``patch/scale + 2``, stride
         ``patch/scale``, replicate padding 1; see
-        :func:`patch_resize_weights`): S x S is never built. ``fold=False``
-        or other sizes resize first.
+        :func:`patch_resize_weights`): S x S is never built. With
+        ``fold_resize=False`` or other sizes the map is resized first.
         """
         size = self.grid * self.patch_size
         h, w = x.shape[-2:]
@@ -176,10 +183,11 @@ class MaskedTaskAutoencoder(nn.Module):
             return self.embed_patches(x)
         rows = patch_resize_weights(h, size, self.patch_size)
         cols = patch_resize_weights(w, size, self.patch_size)
-        if not fold or align_corners or rows is None or cols is None:
+        if not self.fold_resize or self.align_corners or rows is None \
+                or cols is None:
             return self.embed_patches(F.interpolate(
                 x, size=(size, size), mode='bilinear',
-                align_corners=align_corners))
+                align_corners=self.align_corners))
         weight = self.patch_embed.weight
         kernel = torch.einsum('ocqr,qu,rv->ocuv', weight,
                               rows.to(weight), cols.to(weight))
@@ -189,15 +197,14 @@ class MaskedTaskAutoencoder(nn.Module):
         return tokens.flatten(2).transpose(1, 2)
 
     def forward(self, x: torch.Tensor, mask_ratio: float,
-                generator: Optional[torch.Generator] = None,
-                align_corners: bool = False, fold: bool = True
+                generator: Optional[torch.Generator] = None
                 ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Reconstruct (N, out_channels, S, S) from a masked view of x
         (N, C, h, w), resized to S x S first (see :meth:`embed_resized`).
 
         Returns the reconstruction and the (N, L) patch mask.
         """
-        tokens = self.embed_resized(x, align_corners, fold) + self.pos_embed
+        tokens = self.embed_resized(x) + self.pos_embed
         tokens, mask, ids_restore = self.random_masking(tokens, mask_ratio,
                                                         generator)
         for block in self.blocks:

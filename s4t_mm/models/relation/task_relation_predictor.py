@@ -78,6 +78,8 @@ class TaskRelationPredictor(BaseModule):
             in_channels=num_tasks * task_feat_channels,
             out_channels=sum(self.task_channels.values()),
             input_size=input_size,
+            align_corners=align_corners,
+            fold_resize=fold_resize,
             **(autoencoder or {}))
 
     def compress(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -126,9 +128,7 @@ class TaskRelationPredictor(BaseModule):
         ratio = self.mask_ratio if mask_ratio is None else mask_ratio
         if visible_tasks is not None:
             compressed = self.hide_tasks(compressed, visible_tasks)
-        joint, _ = self.autoencoder(compressed, ratio, generator,
-                                    align_corners=self.align_corners,
-                                    fold=self.fold_resize)
+        joint, _ = self.autoencoder(compressed, ratio, generator)
         return dict(zip(self.tasks,
                         joint.split(list(self.task_channels.values()), 1)))
 
