@@ -11,7 +11,7 @@ import sys
 
 import torch
 
-from common import build_model, parser, random_inputs
+from common import build_model, dummy_samples, parser, random_inputs
 
 
 def peak_mb():
@@ -29,17 +29,7 @@ def child(args):
             adapter.adapt(inputs, steps=1)
     else:
         from mmengine.optim import OptimWrapper
-        from s4t_mm.structures import MultiTaskDataSample
-        samples = []
-        for _ in range(args.batch_size):
-            s = MultiTaskDataSample(metainfo=dict(
-                img_shape=(args.size, args.size)))
-            for task, head in model.heads.items():
-                shape = (1 if task != 'normals' else 3, args.size, args.size)
-                gt = torch.zeros(shape) if task != 'semseg' else \
-                    torch.zeros(shape, dtype=torch.long)
-                s.set_gt(task, gt)
-            samples.append(s)
+        samples = dummy_samples(model, args)
         wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=1e-5))
         model.train()
         for _ in range(3):

@@ -9,6 +9,7 @@ import torch
 from mmengine.config import Config
 
 from s4t_mm.registry import MODELS
+from s4t_mm.structures import MultiTaskDataSample
 from s4t_mm.utils import register_all_modules
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
@@ -39,6 +40,22 @@ def random_inputs(args) -> torch.Tensor:
     g = torch.Generator().manual_seed(0)
     return torch.randn(args.batch_size, 3, args.size, args.size,
                        generator=g).to(args.device)
+
+
+def dummy_samples(model, args) -> List[MultiTaskDataSample]:
+    """All-zero ground truth of every task of ``model``, for a training
+    step of ``args.batch_size`` images of ``args.size`` squared."""
+    samples = []
+    for _ in range(args.batch_size):
+        s = MultiTaskDataSample(metainfo=dict(
+            img_shape=(args.size, args.size)))
+        for task, head in model.heads.items():
+            shape = (1 if task != 'normals' else 3, args.size, args.size)
+            gt = torch.zeros(shape) if task != 'semseg' else \
+                torch.zeros(shape, dtype=torch.long)
+            s.set_gt(task, gt)
+        samples.append(s)
+    return samples
 
 
 def sync(device: str) -> None:
