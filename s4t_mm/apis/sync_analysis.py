@@ -52,9 +52,11 @@ def run_sync_analysis(cfg: Config, checkpoint: str, domains: Sequence[dict],
     :func:`s4t_mm.apis.adaptation.run_domains` does. ``seed`` sets the
     adaptation's random draws and batch (:func:`with_seed`).
 
-    Returns ``{domain: sync_report}``; with ``plot_dir`` each domain's plot
-    is written there as ``sync_<name>_<domain>.png`` (path under
-    ``'plot'`` in its report).
+    Returns ``{domain: sync_report}``. Each domain's plot goes to the
+    runner's visualizer as image ``sync_<name>_<domain>`` (every vis
+    backend; ``LocalVisBackend``: ``<log_dir>/vis_data/vis_image/``) and,
+    with ``plot_dir``, is also written there as ``sync_<name>_<domain>.png``
+    (path under ``'plot'`` in its report).
     """
     run_cfg = with_sync_hook(with_seed(cfg, seed), interval, steps,
                              tolerance)
@@ -64,11 +66,15 @@ def run_sync_analysis(cfg: Config, checkpoint: str, domains: Sequence[dict],
     for domain in domains:
         evaluate_domain(runner, run_cfg, domain)
         report = dict(hook.reports[-1])
-        if plot_dir is not None and is_main_process():
-            report['plot'] = plot_sync(
-                report, osp.join(plot_dir,
-                                 f'sync_{name}_{domain["name"]}.png'),
-                title=f'{name} {domain["name"]}:')
+        image = f'sync_{name}_{domain["name"]}'
+        if is_main_process():
+            out_file = plot_sync(
+                report, None if plot_dir is None else osp.join(
+                    plot_dir, image + '.png'),
+                title=f'{name} {domain["name"]}:',
+                visualizer=runner.visualizer, name=image)
+            if out_file is not None:
+                report['plot'] = out_file
         reports[domain['name']] = report
         print_log(f'[{name}] {domain["name"]}: best step per task '
                   f'{report["best_step"]}, spread {report["spread"]}',

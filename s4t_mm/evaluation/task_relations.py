@@ -26,7 +26,8 @@ gain ``1 - err_all_j / err_none_j``, says how far column j can be trusted:
 near zero the column amplifies noise, below zero (seeing every task is worse
 than seeing none, as under a strong shift) its sign is flipped. So
 :func:`relation_record` keeps the gains and raw errors beside R, and the
-heat maps print the gain under each task.
+heat maps (:mod:`s4t_mm.visualization.relation_plots`) print the gain
+under each task.
 
 The relation predictor is trained on views with every task's channels and
 most patches hidden, never on views with whole tasks hidden, so these probes
@@ -41,9 +42,7 @@ no useful distance), ``head.activate`` for the others (metres, unit normals,
 edge probabilities). Padding is excluded (each sample's ``img_shape``). The
 errors are pixel-weighted means over all given batches.
 """
-import os
-from typing import (Dict, Iterable, Iterator, List, NamedTuple, Optional,
-                    Sequence, Tuple)
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -55,21 +54,24 @@ from s4t_mm.structures.task_maps import task_map_spec
 View = Tuple[str, ...]
 
 
-def first_batches(dataloader: DataLoader, num_batches: int) -> List[dict]:
-    """The first ``num_batches`` batches of the dataloader's dataset in
-    dataset order (a fresh unshuffled loader with the same batch size and
-    collate function), so R always sees the same images."""
+def first_batches_loader(dataloader: DataLoader,
+                         num_batches: int) -> DataLoader:
+    """A loader of the first ``num_batches`` batches of the dataloader's
+    dataset in dataset order, with the same dataset, batch size and collate
+    function (what a test loop walks to handle exactly the batches R is
+    computed on)."""
     if num_batches < 1:
         raise ValueError(f'num_batches must be >= 1, got {num_batches}')
-    loader = DataLoader(dataloader.dataset, batch_size=dataloader.batch_size,
-                        shuffle=False, collate_fn=dataloader.collate_fn,
-                        num_workers=0)
-    batches = []
-    for batch in loader:
-        if len(batches) == num_batches:
-            break
-        batches.append(batch)
-    return batches
+    size = min(len(dataloader.dataset), num_batches * dataloader.batch_size)
+    return DataLoader(dataloader.dataset, batch_size=dataloader.batch_size,
+                      sampler=range(size), collate_fn=dataloader.collate_fn,
+                      num_workers=0)
+
+
+def first_batches(dataloader: DataLoader, num_batches: int) -> List[dict]:
+    """The batches of :func:`first_batches_loader`, so R always sees the
+    same images."""
+    return list(first_batches_loader(dataloader, num_batches))
 
 
 def _prediction_space(head, raw: torch.Tensor) -> torch.Tensor:
@@ -232,62 +234,3 @@ def relation_items(matrix: np.ndarray, tasks: Sequence[str]
     for i, src in enumerate(tasks):
         for j, dst in enumerate(tasks):
             yield f'{src}->{dst}', float(matrix[i, j])
-
-
-class HeatmapPanel(NamedTuple):
-    """One heat map: a (T, T) relation matrix or a difference of two, and
-    optional per-column notes shown under the task names (e.g. the
-    all-task gain)."""
-    title: str
-    matrix: np.ndarray
-    difference: bool = False
-    column_notes: Optional[Sequence[str]] = None
-
-
-#: Fixed colour ranges, so heat maps compare across domains and iterations;
-#: colours saturate outside them, the printed numbers are exact.
-RELATION_RANGE = (-0.5, 1.5)
-DIFFERENCE_RANGE = (-1.0, 1.0)
-
-
-def gain_notes(record: Dict[str, object]) -> List[str]:
-    """Per-column ``gain +67%`` notes of a :func:`relation_record`."""
-    return [f'gain {g:+.0%}' for g in record['all_task_gain']]
-
-
-def save_relation_heatmaps(path: str, tasks: Sequence[str],
-                           panels: Sequence[HeatmapPanel]) -> None:
-    """One PNG with the panels' heat maps side by side, each cell annotated
-    with its value (colour ranges: :data:`RELATION_RANGE`,
-    :data:`DIFFERENCE_RANGE`)."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
-    size = 1.2 + 0.75 * len(tasks)
-    fig, axes = plt.subplots(1, len(panels), squeeze=False,
-                             figsize=(size * len(panels) + 1.0, size + 0.9))
-    for ax, panel in zip(axes[0], panels):
-        cmap, (lo, hi) = ('RdBu_r', DIFFERENCE_RANGE) if panel.difference \
-            else ('viridis', RELATION_RANGE)
-        image = ax.imshow(panel.matrix, cmap=cmap, vmin=lo, vmax=hi)
-        labels = list(tasks) if panel.column_notes is None else [
-            f'{t}\n{n}' for t, n in zip(tasks, panel.column_notes)]
-        ax.set_xticks(range(len(tasks)), labels, fontsize=8)
-        ax.set_yticks(range(len(tasks)), tasks, fontsize=8)
-        ax.set_xlabel('reconstructed task j', fontsize=8)
-        ax.set_ylabel('visible task i', fontsize=8)
-        ax.set_title(panel.title, fontsize=9)
-        for (i, j), v in np.ndenumerate(panel.matrix):
-            # dark text on the light part of each colour map
-            shade = np.clip((v - lo) / (hi - lo), 0, 1)
-            light = abs(shade - 0.5) < 0.3 if panel.difference \
-                else shade > 0.6
-            ax.text(j, i, 'nan' if np.isnan(v) else f'{v:.2f}',
-                    ha='center', va='center', fontsize=7,
-                    color='black' if light else 'white')
-        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, extend='both')
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)

@@ -1,8 +1,13 @@
+from .figures import add_figure, figure_to_rgb
 from .multi_task_visualizer import (IGNORE_COLOR, STYLES, TASK_STYLES,
                                     MultiTaskVisualizer, shared_range)
-from .sync_plots import plot_sync
+from .relation_plots import (DIFFERENCE_RANGE, RELATION_RANGE, HeatmapPanel,
+                             gain_notes, plot_relations, relation_figure)
+from .sync_plots import plot_sync, sync_figure
 
 __all__ = [
-    'IGNORE_COLOR', 'STYLES', 'TASK_STYLES', 'MultiTaskVisualizer',
-    'plot_sync', 'shared_range'
+    'DIFFERENCE_RANGE', 'HeatmapPanel', 'IGNORE_COLOR', 'RELATION_RANGE',
+    'STYLES', 'TASK_STYLES', 'MultiTaskVisualizer', 'add_figure',
+    'figure_to_rgb', 'gain_notes', 'plot_relations', 'plot_sync',
+    'relation_figure', 'shared_range', 'sync_figure'
 ]

@@ -1,15 +1,17 @@
 """Plots of a task-synchronisation report
 (:func:`s4t_mm.evaluation.task_sync.sync_report`)."""
-import os
-import os.path as osp
+from typing import Optional
+
+from mmengine.visualization import Visualizer
 
 from s4t_mm.evaluation.task_sync import task_of
+from .figures import add_figure
 
 
-def plot_sync(report: dict, out_file: str, title: str = '') -> str:
-    """Write a PNG of each task's normalised metric against the adaptation
+def sync_figure(report: dict, title: str = ''):
+    """A figure of each task's normalised metric against the adaptation
     step (and, beside it, each task's self-supervised loss relative to its
-    first step when the report has losses). Returns ``out_file``."""
+    first step when the report has losses)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -42,6 +44,15 @@ def plot_sync(report: dict, out_file: str, title: str = '') -> str:
         ax.set_xlabel('adaptation step')
         ax.legend(fontsize=8)
     fig.tight_layout()
-    os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
-    fig.savefig(out_file)
+    return fig
+
+
+def plot_sync(report: dict, out_file: Optional[str] = None, title: str = '',
+              visualizer: Optional[Visualizer] = None,
+              name: str = 'task_sync', step: int = 0) -> Optional[str]:
+    """Draw :func:`sync_figure` as image ``name`` at ``step`` into the
+    backends of ``visualizer`` and, with ``out_file``, into that PNG
+    (atomically); see :func:`~s4t_mm.visualization.figures.add_figure`.
+    Returns ``out_file``."""
+    add_figure(sync_figure(report, title), name, visualizer, out_file, step)
     return out_file

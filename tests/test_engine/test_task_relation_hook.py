@@ -1,5 +1,6 @@
 """TaskRelationHook inside a real (tiny) mmengine Runner."""
 import json
+import os
 import os.path as osp
 from types import SimpleNamespace
 
@@ -67,6 +68,10 @@ def test_hook_logs_and_saves_relations_at_validation_and_test(tmp_path):
     assert record['mode'] == 'test' and osp.isfile(stem + '.png')
     assert hub.get_scalar('test/relation/edge->edge').current() == \
         record['matrix'][3][3]
+    # the heat maps also went through the runner's visualizer
+    drawn = osp.join(runner.log_dir, 'vis_data', 'vis_image')
+    assert sorted(os.listdir(drawn)) == ['relations_2.png',
+                                         'relations_source_2.png']
 
 
 def test_domain_name_adds_the_corruption():

@@ -4,13 +4,12 @@ import pytest
 import torch
 import torch.nn as nn
 
-from s4t_mm.evaluation.task_relations import (HeatmapPanel, gain_notes,
-                                              relation_errors,
+from s4t_mm.evaluation.task_relations import (relation_errors,
                                               relation_record,
-                                              save_relation_heatmaps,
                                               task_relation_matrix)
 from s4t_mm.registry import MODELS
 from s4t_mm.structures import MultiTaskDataSample
+from s4t_mm.visualization import HeatmapPanel, gain_notes, plot_relations
 from ..test_models.utils import synthetic_batch, tiny_model_cfg
 
 TASKS = ['semseg', 'depth', 'normals', 'edge']
@@ -147,10 +146,12 @@ def test_record_and_heatmap(tmp_path):
     np.testing.assert_allclose(record['all_task_gain'],
                                1 - err_all / err_none)
     path = tmp_path / 'r.png'
-    save_relation_heatmaps(str(path), TASKS, [
+    image = plot_relations(TASKS, [
         HeatmapPanel('R', matrix, column_notes=gain_notes(record)),
-        HeatmapPanel('diff', matrix - 0.5, difference=True)])
+        HeatmapPanel('diff', matrix - 0.5, difference=True)],
+        out_file=str(path))
     assert path.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    assert image.ndim == 3 and image.shape[2] == 3
 
 
 def test_predictor_hides_the_channels_of_invisible_tasks():

@@ -125,6 +125,9 @@ def test_losses_only_hook_follows_any_protocol(tmp_path):
     # two batches of four, three steps each
     assert len(report['losses']['edge']) == 6 and report['keys'] == []
     assert (tmp_path / 'plots' / 'task_sync_0.png').stat().st_size > 0
+    # and through the runner's visualizer, one step per test run
+    assert [p.name for p in (tmp_path / 'wd').glob(
+        '*/vis_data/vis_image/*.png')] == ['task_sync_0.png']
 
     cfg.custom_hooks[1]['analysis'] = True
     with pytest.raises(ValueError, match='needs the paper protocol'):
@@ -145,6 +148,9 @@ def test_run_sync_analysis_reports_every_domain(tmp_path):
         assert report['plot'] == str(tmp_path / 'p' /
                                      f'sync_tiny_{domain}.png')
         assert (tmp_path / 'p' / f'sync_tiny_{domain}.png').stat().st_size
+    assert sorted(p.name for p in (tmp_path / 'wd').glob(
+        '*/vis_data/vis_image/*.png')) == ['sync_tiny_cool_0.png',
+                                           'sync_tiny_warm_0.png']
     with pytest.raises(ValueError, match='needs the paper protocol'):
         cfg.custom_hooks[0]['protocol'] = 'online'
         run_sync_analysis(cfg, ckpt, TARGETS, steps=3, interval=2, seed=0,

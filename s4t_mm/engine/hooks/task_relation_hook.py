@@ -7,12 +7,12 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 
-from s4t_mm.evaluation.task_relations import (HeatmapPanel, first_batches,
-                                              gain_notes, relation_items,
-                                              relation_record,
-                                              save_relation_heatmaps)
+from s4t_mm.evaluation.task_relations import (first_batches, relation_items,
+                                              relation_record)
 from s4t_mm.registry import HOOKS
 from s4t_mm.utils import dump_json_atomic
+from s4t_mm.visualization.relation_plots import (HeatmapPanel, gain_notes,
+                                                 plot_relations)
 
 
 @HOOKS.register_module()
@@ -27,15 +27,23 @@ class TaskRelationHook(Hook):
     - after each validation: on ``runner.val_dataloader``; every entry goes
       to the message hub as ``val/relation/<i>-><j>`` (so the val log line,
       the JSON log and TensorBoard show ``relation/<i>-><j>``), and R is
-      saved as ``<work_dir>/<out_dir>/iter_<k>.png`` and ``.json``;
+      saved as ``<work_dir>/<out_dir>/iter_<k>.png`` and ``.json`` and
+      drawn with the runner's visualizer as image ``relations`` at step
+      ``k``;
     - after each test run: on ``runner.test_dataloader``, logged as
       ``test/relation/<i>-><j>`` and saved as
       ``<work_dir>/<out_dir>/<experiment>/<domain>.png`` and ``.json``,
       where ``<domain>`` is the samples' ``domain`` metainfo (plus
-      ``-<corruption>-<severity>`` when the test pipeline corrupts images).
+      ``-<corruption>-<severity>`` when the test pipeline corrupts images),
+      and drawn with the runner's visualizer as image
+      ``relations_<domain>`` at the runner's iteration.
       With a :class:`TestTimeAdaptHook` the model is then in its adapted
       state (e.g. the paper protocol's adapted weights), so this is R after
       adaptation; ``tools/relation_report.py`` shows before and after.
+
+    The visualizer sends the heat maps to all its vis backends
+    (``LocalVisBackend``: ``<log_dir>/vis_data/vis_image/<image>_<step>.png``,
+    TensorBoard, WandB); the PNGs under ``out_dir`` stay where the docs say.
 
     Add it to any config whose model has a relation predictor::
 
@@ -84,16 +92,20 @@ class TaskRelationHook(Hook):
         for key, value in relation_items(matrix, tasks):
             runner.message_hub.update_scalar(f'{mode}/relation/{key}', value)
         if name is None:
-            name = osp.join(runner.experiment_name,
-                            domain_name(dataloader, batches))
+            domain = domain_name(dataloader, batches)
+            name = osp.join(runner.experiment_name, domain)
+            image_name = f'relations_{domain}'
+        else:
+            image_name = 'relations'
         record.update(mode=mode, iter=runner.iter)
         if not is_main_process():
             return
         stem = osp.join(runner.work_dir, self.out_dir, name)
         dump_json_atomic(record, stem + '.json')
-        save_relation_heatmaps(stem + '.png', tasks, [HeatmapPanel(
+        plot_relations(tasks, [HeatmapPanel(
             f'R, {mode} {name} ({record["num_images"]} images)', matrix,
-            column_notes=gain_notes(record))])
+            column_notes=gain_notes(record))], out_file=stem + '.png',
+            visualizer=runner.visualizer, name=image_name, step=runner.iter)
         print_log(f'task relations ({mode}): {stem}.json', logger='current')
 
 
@@ -109,4 +121,3 @@ def domain_name(dataloader, batches) -> str:
                                                         'severity'):
             name += f'-{transform.corruption}-{transform.severity}'
     return name.replace(osp.sep, '_')
-

@@ -38,8 +38,12 @@ class TaskSyncHook(Hook):
     After each run the report of
     :func:`~s4t_mm.evaluation.task_sync.sync_report` (best step per task,
     spread, normalised curves, losses) is appended to :attr:`reports`, put
-    into the message hub as ``task_sync`` and, with ``plot``, drawn into
-    ``<out_dir>/task_sync_<run>.png`` (by the main process).
+    into the message hub as ``task_sync`` and, with ``plot``, drawn by the
+    main process with the runner's visualizer as image ``task_sync`` at
+    step ``<run>`` (0, 1, ... for the runner's successive test runs), so
+    every vis backend gets it (``LocalVisBackend``:
+    ``<log_dir>/vis_data/vis_image/task_sync_<run>.png``; TensorBoard,
+    WandB) and, with ``out_dir``, also ``<out_dir>/task_sync_<run>.png``.
 
     Args:
         interval: adaptation steps between two scorings.
@@ -47,8 +51,9 @@ class TaskSyncHook(Hook):
             losses are recorded.
         tolerance: a task's best step is the earliest within this many
             percentage points of its best relative improvement.
-        plot: write a PNG per run.
-        out_dir: where plots go; default the runner's log dir.
+        plot: draw a plot per run.
+        out_dir: a folder to write each plot into as well, beside the
+            visualizer's backends.
     """
 
     # before the adaptation hook (VERY_HIGH), whose before_test adapts
@@ -174,6 +179,7 @@ class TaskSyncHook(Hook):
             print_log(f'task sync: best step per task {report["best_step"]}'
                       f', spread {report["spread"]}', logger='current')
         if self.plot and (self.analysis or report['losses']):
-            out_dir = self.out_dir or runner.log_dir
-            plot_sync(report, osp.join(
-                out_dir, f'task_sync_{len(self.reports) - 1}.png'))
+            run = len(self.reports) - 1
+            plot_sync(report, None if self.out_dir is None else osp.join(
+                self.out_dir, f'task_sync_{run}.png'),
+                visualizer=runner.visualizer, name='task_sync', step=run)
