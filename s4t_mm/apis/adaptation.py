@@ -14,6 +14,7 @@ Two guarantees the tools build on:
 """
 import copy
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -39,6 +40,8 @@ from s4t_mm.utils import dump_json_atomic, json_ready, unwrap_model
 EXPLOSION_RATIO = 1e3
 
 TTA_HOOK_TYPES = ('TestTimeAdaptHook', 's4t_mm.TestTimeAdaptHook')
+
+_RUNNER_IDS = itertools.count()
 
 
 def tta_hook_cfg(cfg: Config) -> Optional[dict]:
@@ -130,6 +133,12 @@ def build_runner(run_cfg: Config, checkpoint: str, domains: Sequence[dict],
     """A Runner for ``run_cfg`` with the checkpoint's weights loaded (after
     checking they fit the model) and no checkpoint left for it to load.
 
+    The runner gets a visualizer of its own (the config's, under a name no
+    other runner of this process has), so what it draws lands in its own
+    log dir: mmengine keeps one visualizer per name for the whole process,
+    and a second runner asking for a name already taken would draw into
+    the first one's folder.
+
     ``run_cfg`` itself is left as it is: :func:`evaluate_domain` builds each
     domain's loader from its test dataloader, and a first domain written
     into it would leak its dataset keys (a style, a corruption) into every
@@ -143,6 +152,11 @@ def build_runner(run_cfg: Config, checkpoint: str, domains: Sequence[dict],
     run_cfg.test_dataloader = domain_dataloader(run_cfg, domains[0])
     run_cfg.test_cfg = dict(run_cfg.get('test_cfg') or {},
                             type='s4t_mm.MultiDomainTestLoop')
+    visualizer = run_cfg.get('visualizer') or dict(
+        type='Visualizer', vis_backends=[dict(type='LocalVisBackend')])
+    if isinstance(visualizer, dict):
+        run_cfg.visualizer = dict(
+            visualizer, name=f'{name}_visualizer_{next(_RUNNER_IDS)}')
     runner = Runner.from_cfg(run_cfg)
     load_model_weights(unwrap_model(runner.model), checkpoint)
     return runner

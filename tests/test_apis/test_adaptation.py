@@ -27,6 +27,21 @@ def test_build_runner_leaves_the_config_alone(tmp_path, ckpt):
     assert cfg.to_dict() == before
 
 
+def test_each_runner_draws_into_its_own_log_dir(tmp_path, ckpt):
+    """mmengine keeps one visualizer per name for the process; two runners
+    of one name must still not share one (nor its save dir)."""
+    cfg = tiny_tta_cfg(tmp_path, tmp_path / 'cache')
+    cfg.visualizer = dict(type='MultiTaskVisualizer', name='visualizer',
+                          vis_backends=[dict(type='LocalVisBackend')])
+    first, second = (build_runner(cfg, ckpt, [FIRST], 0,
+                                  str(tmp_path / d), 'same')
+                     for d in ('a', 'b'))
+    assert first.visualizer is not second.visualizer
+    assert type(second.visualizer).__name__ == 'MultiTaskVisualizer'
+    backend = second.visualizer.get_backend('LocalVisBackend')
+    assert backend._save_dir.startswith(str(tmp_path / 'b'))
+
+
 def test_a_domain_does_not_inherit_the_previous_domains_settings(
         tmp_path, ckpt):
     cfg = tiny_tta_cfg(tmp_path, tmp_path / 'cache')

@@ -86,22 +86,36 @@ class MultiTaskVisualizationHook(Hook):
         self._run_dir = ''
 
     def visualizer(self, runner) -> MultiTaskVisualizer:
-        """The runner's visualizer when it is a :class:`MultiTaskVisualizer`;
-        otherwise one of our own that writes to the runner visualizer's
-        backends."""
+        """What draws: the runner's visualizer when it is a
+        :class:`MultiTaskVisualizer`, otherwise one of our own without
+        backends, whose drawings :meth:`add_datasample` hands to the
+        runner's visualizer."""
         if isinstance(runner.visualizer, MultiTaskVisualizer):
             return runner.visualizer
         if self._visualizer is None:
             print_log(f'the runner visualizer is a '
                       f'{type(runner.visualizer).__name__}; '
                       f'{type(self).__name__} draws with a '
-                      'MultiTaskVisualizer on its vis backends',
+                      'MultiTaskVisualizer and records the drawings with '
+                      'the runner visualizer\'s add_image',
                       logger='current')
             self._visualizer = MultiTaskVisualizer(
-                name=f'{self.tag}_multi_task_visualizer',
-                vis_backends=list(runner.visualizer._vis_backends.values()))
+                name=f'{self.tag}_multi_task_visualizer')
         self._visualizer.dataset_meta = runner.visualizer.dataset_meta
         return self._visualizer
+
+    def add_datasample(self, runner, name: str, image: np.ndarray,
+                       sample: BaseDataElement, step: int,
+                       out_file: Optional[str] = None) -> None:
+        """Draw one sample into ``out_file``, or else into the runner
+        visualizer's backends (through its public ``add_image`` when it is
+        not a :class:`MultiTaskVisualizer`)."""
+        drawer = self.visualizer(runner)
+        drawn = drawer.add_datasample(
+            name, image, sample, show=self.show, wait_time=self.wait_time,
+            out_file=out_file, step=step)
+        if drawer is not runner.visualizer and out_file is None:
+            runner.visualizer.add_image(name, drawn, step)
 
     def before_test(self, runner) -> None:
         if self.run_names is None:
@@ -120,10 +134,10 @@ class MultiTaskVisualizationHook(Hook):
         if not self.draw or not self.every_n_inner_iters(
                 batch_idx, self.interval):
             return
-        image = batch_image(data_batch, 0)
-        self.visualizer(runner).add_datasample(
-            f'val_{sample_id(outputs[0], batch_idx)}', image, outputs[0],
-            show=self.show, wait_time=self.wait_time, step=runner.iter)
+        self.add_datasample(runner,
+                            f'val_{sample_id(outputs[0], batch_idx)}',
+                            batch_image(data_batch, 0), outputs[0],
+                            step=runner.iter)
 
     def after_test_iter(self, runner, batch_idx: int, data_batch: dict,
                         outputs: Sequence[BaseDataElement]) -> None:
@@ -143,10 +157,9 @@ class MultiTaskVisualizationHook(Hook):
                 if self.save_maps:
                     save_sample_maps(stem + '.npz', image, output,
                                      runner.visualizer.dataset_meta)
-            self.visualizer(runner).add_datasample(
-                '_'.join(filter(None, (self.tag, self._run_dir, name))),
-                image, output, show=self.show, wait_time=self.wait_time,
-                out_file=out_file, step=index)
+            label = '_'.join(filter(None, (self.tag, self._run_dir, name)))
+            self.add_datasample(runner, label, image, output, step=index,
+                                out_file=out_file)
 
 
 def batch_image(data_batch: dict, i: int) -> np.ndarray:
