@@ -12,39 +12,42 @@ domain's test loader: ``source`` (the config's ``test_dataloader``) and each
 entry of ``cfg[--domains]`` (built with ``domain_dataloader``).
 
 "Before" is the checkpoint's (source) weights. "After" is the state the
-config's ``TestTimeAdaptHook`` leaves once it has handled those N batches
-the way the test loop feeds them: the adapter is reset to the source
-weights, the protocol's ``before_domain`` runs (the paper protocol adapts
-here: ``steps`` steps on its seeded batches of the domain) and then its
-``before_batch`` for each of the N batches (episodic and online protocols
-adapt here; episodic ends adapted to the N-th batch alone). The global RNG
-is seeded with ``--seeds`` (one seed) before adapting. Every domain starts
-from the source weights.
+config's ``TestTimeAdaptHook`` leaves once the test loop has walked those N
+batches: one mmengine Runner (:func:`s4t_mm.apis.adaptation.build_runner`,
+with the config's TestTimeAdaptHook alone, seeded with ``--seeds`` (one
+seed) as :func:`~s4t_mm.apis.adaptation.with_seed` does, and the global RNG
+seeded with it before adapting) walks the domains with its
+:class:`~s4t_mm.engine.MultiDomainTestLoop`, one ``runner.test()`` on each
+domain's first N batches. The protocol's ``before_domain`` sees the whole
+domain (the paper protocol adapts here: ``steps`` steps on its seeded
+batches of the domain), then its ``before_batch`` runs for each of the N
+batches (episodic and online protocols adapt here; episodic ends adapted to
+the N-th batch alone). Every domain starts from the source weights.
 
 Writes ``<work_dir>/relation_report/<domain>.png`` (before | after |
 after - before) and ``<work_dir>/relation_report/relations.json`` with
 both matrices, the errors behind them and each matrix's mean absolute
-distance to the source split's R before adaptation.
+distance to the source split's R before adaptation. The heat maps also go
+to the runner's visualizer as images ``relation_report_<domain>`` (every
+vis backend; ``LocalVisBackend``: ``<work_dir>/<timestamp>/vis_data/``).
 """
 import argparse
 import os.path as osp
 
 import numpy as np
-import torch
 from mmengine.logging import print_log
-from mmengine.runner import Runner, load_checkpoint
 from mmengine.runner.utils import set_random_seed
 
-from s4t_mm.apis.adaptation import (check_domains, domain_dataloader,
-                                    tta_hook_cfg)
+from s4t_mm.apis.adaptation import (build_runner, check_domains,
+                                    domain_dataloader, tta_hook_cfg,
+                                    with_seed)
+from s4t_mm.engine.hooks import TestTimeAdaptHook
 from s4t_mm.engine.launch import (add_common_args, load_tool_config,
                                   one_seed)
-from s4t_mm.evaluation.task_relations import (HeatmapPanel, first_batches,
-                                              gain_notes, json_matrix,
-                                              relation_record,
-                                              save_relation_heatmaps)
-from s4t_mm.registry import HOOKS, MODELS
-from s4t_mm.utils import dump_json_atomic, register_all_modules
+from s4t_mm.evaluation.task_relations import (first_batches_loader,
+                                              json_matrix, relation_record)
+from s4t_mm.utils import dump_json_atomic, register_all_modules, unwrap_model
+from s4t_mm.visualization import HeatmapPanel, gain_notes, plot_relations
 
 
 def parse_args():
@@ -75,13 +78,6 @@ def select_domains(cfg, key, only):
     return [dict(name='source')] + domains
 
 
-def adapt_like_the_test_loop(hook, loader, batches):
-    hook.adapter.reset()
-    hook.protocol.before_domain(hook.adapter, hook.unlabeled, loader)
-    for i, batch in enumerate(batches):
-        hook.protocol.before_batch(hook.adapter, hook.unlabeled, i, batch)
-
-
 def format_matrix(matrix, tasks):
     width = max(len(t) for t in tasks) + 1
     lines = [' ' * width + ''.join(f'{t:>9}' for t in tasks)]
@@ -95,38 +91,40 @@ def main():
     register_all_modules(init_default_scope=True)
     cfg = load_tool_config(args.config, args.checkpoint, args.work_dir,
                            args.cfg_options)
-    hook_cfg = tta_hook_cfg(cfg)
-    if hook_cfg is None:
+    if tta_hook_cfg(cfg) is None:
         raise ValueError(f'{args.config} has no TestTimeAdaptHook in '
                          'custom_hooks; nothing to adapt with')
     domains = select_domains(cfg, args.domains, args.only)
-
-    model = MODELS.build(cfg.model)
-    load_checkpoint(model, args.checkpoint, map_location='cpu',
-                    logger='current')
-    model.to('cuda' if torch.cuda.is_available() else 'cpu').eval()
-    hook = HOOKS.build(hook_cfg)
-    hook.model = model
-    hook.adapter.bind(model)
+    run_cfg = with_seed(cfg, args.seed)
+    hook_cfg = tta_hook_cfg(run_cfg)
+    run_cfg.custom_hooks = [hook_cfg]
+    runner = build_runner(run_cfg, args.checkpoint, domains, args.seed,
+                          cfg.work_dir, 'relation_report')
+    model = unwrap_model(runner.model)
+    tta = next(h for h in runner.hooks if isinstance(h, TestTimeAdaptHook))
 
     out_dir = osp.join(cfg.work_dir, 'relation_report')
     report = dict(config=args.config, checkpoint=args.checkpoint,
-                  adapter=hook_cfg['adapter'], protocol=hook_cfg['protocol'],
+                  adapter=hook_cfg['adapter'],
+                  protocol=hook_cfg.get('protocol'),
                   num_batches=args.num_batches, seed=args.seed, domains={})
     source_r = None
     for domain in domains:
         name = domain['name']
-        loader = Runner.build_dataloader(domain_dataloader(cfg, domain),
-                                         seed=args.seed)
-        batches = first_batches(loader, args.num_batches)
-        hook.adapter.reset()
+        # the whole domain (the paper protocol draws its adaptation batches
+        # from it), walked by the test loop for its first N batches only
+        loader = first_batches_loader(
+            runner.build_dataloader(domain_dataloader(run_cfg, domain),
+                                    seed=args.seed),
+            args.num_batches)
+        batches = list(loader)
         before, before_rec = relation_record(model, batches, args.seed)
-        steps = hook.adapter.stats['steps']
         set_random_seed(args.seed)
-        adapt_like_the_test_loop(hook, loader, batches)
-        steps = hook.adapter.stats['steps'] - steps
+        runner.test_loop.select(loader)
+        runner.test()
+        steps = runner.message_hub.get_info('tta_stats')['steps']
         after, after_rec = relation_record(model, batches, args.seed)
-        hook.adapter.reset()
+        tta.adapter.reset()
         if source_r is None:
             source_r = before
         tasks = before_rec['tasks']
@@ -137,7 +135,7 @@ def main():
             difference=json_matrix(after - before),
             mean_abs_to_source_before=to_source,
             adaptation_steps=steps)
-        save_relation_heatmaps(osp.join(out_dir, f'{name}.png'), tasks, [
+        plot_relations(tasks, [
             HeatmapPanel(f'{name}: before adaptation\nmean |R - R_source| = '
                          f'{to_source["before"]:.3f}', before,
                          column_notes=gain_notes(before_rec)),
@@ -146,7 +144,8 @@ def main():
                          column_notes=gain_notes(after_rec)),
             HeatmapPanel(f'{name}: after - before', after - before,
                          difference=True),
-        ])
+        ], out_file=osp.join(out_dir, f'{name}.png'),
+            visualizer=runner.visualizer, name=f'relation_report_{name}')
         print_log(f'{name} before adaptation:\n{format_matrix(before, tasks)}'
                   f'\n{name} after adaptation:\n'
                   f'{format_matrix(after, tasks)}\nmean |R - R_source|: '
