@@ -53,7 +53,6 @@ class MultiTaskDataSample(BaseDataElement):
         return _tasks_with_prefix(self, PRED_PREFIX)
 
 
-
 def without_ground_truth(sample: BaseDataElement) -> BaseDataElement:
     """A copy of any data sample (ours or mmseg's) without its ``gt_*``
     fields; metainfo and other fields are shared, not copied.
@@ -69,4 +68,5 @@ def without_ground_truth(sample: BaseDataElement) -> BaseDataElement:
 
 
 def _tasks_with_prefix(sample: BaseDataElement, prefix: str) -> List[str]:
-    return sorted(k[len(prefix):] for k in sample.keys() if k.startswith(prefix))
+    return sorted(k[len(prefix):] for k in sample.keys()
+                  if k.startswith(prefix))
