@@ -12,7 +12,7 @@ from s4t_mm.structures.task_maps import task_map_spec
 from ..necks import DeferredConcat
 
 FUSIONS = ('auto', 'per_level', 'concat')
-MEMORY_FORMATS = ('auto', 'channels_last', 'contiguous')
+MEMORY_FORMATS = ('contiguous', 'channels_last')
 
 
 @MODELS.register_module()
@@ -52,12 +52,11 @@ class MultiTaskEncoderDecoder(BaseModel):
             built and read as is; ``'auto'`` (default): ``'per_level'``
             where it is possible, else ``'concat'``. Parameters are the
             same either way, so checkpoints load into both.
-        memory_format: of the activations on CPUs. ``'channels_last'``
-            converts the input batch (so every convolution runs in that
-            layout), ``'contiguous'`` leaves it; ``'auto'`` (default) is
-            channels-last on CPUs, where it is faster for the ResNet
-            backbones (docs/benchmarks.md), and leaves other devices as they
-            are. Values are unchanged (up to float rounding).
+        memory_format: ``'channels_last'`` converts the input batch, so
+            every convolution runs in that layout; ``'contiguous'``
+            (default) leaves it. Values are unchanged up to float rounding.
+            With the per-level fusion a CPU step was not faster in
+            channels-last (docs/benchmarks.md), so it is not the default.
         data_preprocessor: defaults to ``MultiTaskDataPreprocessor``.
     """
 
@@ -70,7 +69,7 @@ class MultiTaskEncoderDecoder(BaseModel):
                  loss_combiner: Optional[dict] = None,
                  relation_loss_weight: float = 0.01,
                  fusion: str = 'auto',
-                 memory_format: str = 'auto',
+                 memory_format: str = 'contiguous',
                  data_preprocessor: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
@@ -174,8 +173,7 @@ class MultiTaskEncoderDecoder(BaseModel):
         """The neck's (or backbone's) features. With ``fusion='per_level'``
         the fused map is a :class:`DeferredConcat`, which the heads and the
         relation predictor read level by level."""
-        if self.memory_format == 'channels_last' or (
-                self.memory_format == 'auto' and inputs.device.type == 'cpu'):
+        if self.memory_format == 'channels_last':
             inputs = inputs.contiguous(memory_format=torch.channels_last)
         feats = self.backbone(inputs)
         if self.neck is not None:
