@@ -178,7 +178,10 @@ def test_ods_f_tolerance_and_thinning():
     # a 3-pixel wide band: precision 1/3 unless thinned to its centre line
     band, _ = line_maps([9, 10, 11])
     thick = F.edge_match_stats(band, gt, valid, thr, thin=False)
-    assert F.ods_f([thick]) == pytest.approx(100 * 2 * (1 / 3) / (4 / 3))
+    # at most 1/3 of the band matches (F = 50); the BSDS matcher picks its
+    # outlier edges with a C random generator seeded once per process, so
+    # how many of them match depends on the calls made before this one
+    assert 40 < F.ods_f([thick]) <= 100 * 2 * (1 / 3) / (4 / 3) + 1e-6
     thinned = F.edge_match_stats(band, gt, valid, thr, thin=True)
     assert F.ods_f([thinned]) > 90
 
