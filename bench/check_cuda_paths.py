@@ -1,6 +1,8 @@
 """Exercise the CUDA and mixed-precision paths on a GPU machine: S4T
 adaptation in fp32, bf16 and fp16 (loss scaling), bitwise reset on the GPU,
-and a source training step through mmengine's AmpOptimWrapper.
+the non-finite guard deciding on the device (``guard_mode='auto'`` on a GPU)
+undoing a NaN batch, and a source training step through mmengine's
+AmpOptimWrapper.
 
     python bench/check_cuda_paths.py
 """
@@ -51,6 +53,19 @@ def main():
         print(f'S4T adaptation amp={amp}: losses {adapter.last_losses}, '
               f'moved={moved}, reset bitwise={exact}, stats={adapter.stats}')
         assert moved and exact
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model).cuda()
+    adapter = ADAPTERS.build(dict(type='S4TAdapter', optimizer=dict(
+        type='SGD', lr=1e-3, momentum=0.9))).bind(model)
+    assert adapter._on_device, 'guard_mode auto should decide on the GPU'
+    inputs = model.data_preprocessor(batch())['inputs']
+    adapter.adapt(inputs, steps=3, seed=0)
+    good = {k: v.clone() for k, v in model.state_dict().items()}
+    adapter.adapt(torch.full_like(inputs, float('nan')), steps=2, seed=1)
+    kept = all(torch.equal(good[k], v) for k, v in model.state_dict().items())
+    print(f'device guard: events {adapter.events}, last good state kept '
+          f'bitwise={kept}, stats={adapter.stats}')
+    assert kept and len(adapter.events) == 2 and adapter.stats['steps'] == 3
     model = MODELS.build(cfg.model).cuda()
     wrapper = AmpOptimWrapper(
         optimizer=torch.optim.Adam(model.parameters(), lr=1e-3),

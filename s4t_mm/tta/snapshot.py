@@ -1,5 +1,6 @@
 """Save and restore, in place, exactly the state adaptation can change."""
-from typing import Dict, Iterable, Tuple
+from collections import defaultdict
+from typing import Dict, Iterable, List, Tuple
 
 import torch
 
@@ -23,8 +24,24 @@ class StateSnapshot:
         for name, tensor in tensors:
             self.names.append(name)
             self._live.append(tensor)
+        # The copies live in one flat tensor per (device, dtype), so that
+        # :meth:`keep_or_restore` is a few kernels, not one per tensor.
+        self._groups: List[Tuple[List[int], torch.Tensor]] = []
+        self._saved: List[torch.Tensor] = [None] * len(self._live)
+        by_kind = defaultdict(list)
+        for i, t in enumerate(self._live):
+            by_kind[(t.device, t.dtype)].append(i)
         with torch.no_grad():
-            self._saved = [t.detach().clone() for t in self._live]
+            for indices in by_kind.values():
+                flat = torch.cat([self._live[i].detach().reshape(-1)
+                                  for i in indices])
+                offset = 0
+                for i in indices:
+                    n = self._live[i].numel()
+                    self._saved[i] = flat[offset:offset + n].view(
+                        self._live[i].shape)
+                    offset += n
+                self._groups.append((indices, flat))
 
     @property
     def tensors(self):
@@ -48,6 +65,18 @@ class StateSnapshot:
         """Take the live values as the new saved state."""
         if self._live:
             torch._foreach_copy_(self._saved, [t.data for t in self._live])
+
+    @torch.no_grad()
+    def keep_or_restore(self, keep: torch.Tensor) -> None:
+        """Where the 0-dim boolean ``keep`` is true take the live values as
+        the saved state, else write the saved values back, without reading
+        ``keep`` on the host (no synchronisation with a GPU)."""
+        for indices, flat in self._groups:
+            live = [self._live[i].data for i in indices]
+            torch.where(keep.to(flat.device),
+                        torch.cat([t.reshape(-1) for t in live]), flat,
+                        out=flat)
+            torch._foreach_copy_(live, [self._saved[i] for i in indices])
 
     def matches(self) -> bool:
         """Whether the live tensors equal the saved ones bitwise."""

@@ -208,3 +208,121 @@ def test_max_consecutive_failures_must_be_positive():
     with pytest.raises(ValueError, match='max_consecutive_failures must be '
                        '>= 1, got 0'):
         ADAPTERS.build(dict(type='S4TAdapter', max_consecutive_failures=0))
+
+
+# -- guard_mode='device': decided on the device, read once per adapt() ----
+def _count_reads(monkeypatch):
+    calls = []
+    for name in ('tolist', 'item'):
+        original = getattr(torch.Tensor, name)
+
+        def wrapper(self, *args, _name=name, _fn=original, **kwargs):
+            calls.append(_name)
+            return _fn(self, *args, **kwargs)
+        monkeypatch.setattr(torch.Tensor, name, wrapper)
+    return calls
+
+
+def test_device_guard_reads_the_device_once_per_adapt(monkeypatch):
+    model = _model()
+    adapter = _bound(model, guard_mode='device')
+    inputs = _inputs(model)
+    calls = _count_reads(monkeypatch)
+    adapter.adapt(inputs, steps=5)
+    assert calls == ['tolist']  # the five steps' flags, together
+    assert adapter.stats['steps'] == 5
+    losses = adapter.last_losses  # read only when asked for
+    assert calls == ['tolist'] * 2 and sorted(losses) == [
+        'depth.s4t', 'edge.s4t', 'normals.s4t', 'semseg.s4t']
+
+
+def test_device_guard_steps_equal_host_guard_steps_bitwise():
+    states, losses = [], []
+    for mode in ('host', 'device'):
+        model = _model()
+        adapter = _bound(model, guard_mode=mode, optimizer=dict(
+            type='SGD', lr=0.05, momentum=0.9))
+        adapter.adapt(_inputs(model), steps=3, seed=1)
+        adapter.adapt(_inputs(model, seed=1), steps=2, seed=2)
+        states.append(_state(model))
+        losses.append(adapter.last_losses)
+    _assert_state_equal(*states)
+    assert losses[0] == losses[1]
+
+
+def _assert_state_equal(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_device_guard_undoes_each_exploding_step_and_stops():
+    model = _model()
+    source = _state(model)
+    adapter = _bound(model, guard_mode='device', norm_policy='source_stats',
+                     optimizer=dict(type='SGD', lr=float('inf')))
+    adapter.begin_domain()
+    adapter.adapt(_inputs(model), steps=4)
+    # every step is undone at once, back to the source (no good step yet);
+    # the four failures in a row stop the domain when the flags are read
+    assert _failures(adapter) == {'non_finite_parameters': 4}
+    assert adapter.stats['steps'] == 0
+    assert adapter.stats['restored_source'] == 4
+    assert adapter.events[-1] == dict(step=4, event='consecutive_failures',
+                                      action='stopped')
+    assert [e['step'] for e in adapter.events[:-1]] == [1, 2, 3, 4]
+    _assert_state(model, source)
+    adapter.adapt(_inputs(model), steps=2)
+    assert adapter.stats['steps_not_run'] == 2
+
+
+def test_device_guard_restores_the_last_good_state_and_a_fresh_momentum():
+    model = _model()
+    adapter = _bound(model, guard_mode='device', optimizer=dict(
+        type='SGD', lr=0.05, momentum=0.9))
+    adapter.begin_domain()
+    good = _inputs(model)
+    adapter.adapt(good, steps=2)
+    after_good = _state(model)
+    momentum = [s['momentum_buffer'] for s in adapter.optimizer.state.values()]
+    assert any(m.abs().sum() > 0 for m in momentum)
+    # train-mode BatchNorm takes the NaN batch into its statistics, the loss
+    # and gradients are NaN: both steps are undone on the device
+    adapter.adapt(torch.full_like(good, float('nan')), steps=2)
+    assert adapter.events == [
+        dict(step=3, event='non_finite_gradients',
+             action='restored_last_good'),
+        dict(step=4, event='non_finite_gradients',
+             action='restored_last_good')]
+    _assert_state(model, after_good)
+    assert all(torch.equal(s['momentum_buffer'], torch.zeros_like(
+        s['momentum_buffer'])) for s in adapter.optimizer.state.values())
+    assert not adapter.stopped  # 2 < max_consecutive_failures
+    adapter.adapt(good, steps=1)
+    assert adapter.stats['steps'] == 3 and adapter._failures == 0
+    assert all(torch.isfinite(p).all() for _, p in adapter.adapted)
+
+
+def test_device_guard_predictions_failure_restores_the_source():
+    model = _model()
+    source = _state(model)
+    adapter = _bound(model, guard_mode='device')
+    adapter.adapt(_inputs(model), steps=2)
+    # the current state is the last good one; its predictions failing leaves
+    # only the source state
+    adapter.recover('non_finite_predictions', batch=0)
+    assert adapter.events[-1] == dict(step=2, event='non_finite_predictions',
+                                      action='restored_source', batch=0)
+    _assert_state(model, source)
+    adapter.reset()
+    _assert_state(model, source)
+
+
+def test_guard_mode_is_resolved_and_checked():
+    model = _model()
+    assert not _bound(model)._on_device  # auto: host on a CPU
+    assert not _bound(model, guard_mode='device',
+                      guard_non_finite=False)._on_device
+    with pytest.raises(ValueError, match="unknown guard_mode 'gpu'; valid: "
+                       'auto, host, device'):
+        ADAPTERS.build(dict(type='S4TAdapter', guard_mode='gpu'))

@@ -13,6 +13,11 @@ from torch.nn.modules.batchnorm import _NormBase
 from ..snapshot import StateSnapshot
 
 NORM_POLICIES = ('batch_stats', 'source_stats')
+#: Where the non-finite guard decides: ``'host'`` reads every step's checks
+#: (one synchronisation per step), ``'device'`` keeps them on the device
+#: and reads them once per :meth:`BaseAdapter.adapt`; ``'auto'`` takes
+#: ``'device'`` for a model on a GPU, ``'host'`` otherwise.
+GUARD_MODES = ('auto', 'host', 'device')
 #: The optimizer wrapper each ``amp`` value steps through: fp32, bf16 under
 #: ``torch.autocast`` on the model's device (CPU or GPU, no loss scaling
 #: needed), fp16 with dynamic loss scaling (mmengine's, CUDA only).
@@ -61,13 +66,27 @@ class BaseAdapter:
     :attr:`stats` and listed, with its step and the action taken, in
     :attr:`events`.
 
-    A step costs one host synchronisation: the finiteness of the previous
-    step's gradients (their norm is taken, without a synchronisation, just
-    before the optimizer steps) and resulting parameters, of the
-    normalisation statistics and of this step's loss terms are read
-    together, before this step's backward pass; one more at the end of
-    :meth:`adapt` checks its last step. (Gradient clipping, if configured,
-    logs the gradient norm and so adds one.)
+    Where the guard decides is ``guard_mode``:
+
+    - ``'host'``: a step costs one host synchronisation: the finiteness of
+      the previous step's gradients (their norm is taken, without a
+      synchronisation, just before the optimizer steps) and resulting
+      parameters, of the normalisation statistics and of this step's loss
+      terms are read together, before this step's backward pass; one more
+      at the end of :meth:`adapt` checks its last step.
+    - ``'device'``: no step waits for the device. After each step a 0-dim
+      flag (loss, gradients, resulting parameters and statistics all
+      finite) selects, on the device, between keeping the new state as the
+      last good one and writing the last good one back (the optimizer's
+      state is zeroed then: a fresh SGD's or Adam's); the flags are read
+      once, at the end of :meth:`adapt`, which counts and lists the
+      failures and stops the domain if its last ``max_consecutive_failures``
+      steps all failed. A failed step is undone at once, not one step
+      later, and the last good state is the last state a good step left.
+      :attr:`last_losses` is read from the device only when asked for.
+
+    (Gradient clipping, if configured, logs the gradient norm and so adds
+    one synchronisation per step in both modes.)
 
     Args:
         optimizer: optimizer config over the selected parameters, e.g.
@@ -85,6 +104,7 @@ class BaseAdapter:
             non-finite loss only skips its step.
         max_consecutive_failures: failures without a good step in between
             after which adaptation stops for the rest of the domain.
+        guard_mode: ``'auto'``, ``'host'`` or ``'device'``, see above.
         amp: mixed precision of the objective: None, ``'bf16'`` (CPU or
             GPU) or ``'fp16'`` (GPU, with dynamic loss scaling), the optimizer
             wrapper of :data:`AMP_WRAPPERS`.
@@ -103,6 +123,7 @@ class BaseAdapter:
                  norm_policy: str = 'batch_stats',
                  guard_non_finite: bool = True,
                  max_consecutive_failures: int = 3,
+                 guard_mode: str = 'auto',
                  amp: Optional[str] = None,
                  channels_last: bool = False):
         if norm_policy not in NORM_POLICIES:
@@ -110,6 +131,9 @@ class BaseAdapter:
                              f'{", ".join(NORM_POLICIES)}')
         self.optimizer_cfg = dict(optimizer or dict(type='SGD', lr=2e-5,
                                                     weight_decay=1e-6))
+        if guard_mode not in GUARD_MODES:
+            raise ValueError(f'unknown guard_mode {guard_mode!r}; valid: '
+                             f'{", ".join(GUARD_MODES)}')
         if amp not in AMP_WRAPPERS:
             raise ValueError(f'unknown amp {amp!r}; valid: '
                              f'{", ".join(map(str, AMP_WRAPPERS))}')
@@ -124,6 +148,13 @@ class BaseAdapter:
         self.norm_policy = norm_policy
         self.guard_non_finite = guard_non_finite
         self.max_consecutive_failures = max_consecutive_failures
+        self.guard_mode = guard_mode
+        # the mode in use, resolved at bind(); 'device' only with the guard
+        # and gradient steps
+        self._on_device = False
+        # per step of 'device' mode not read yet: (step index, flags of
+        # FAILURE_ORDER finite, 0-dim tensors); read at the end of adapt()
+        self._pending: List[Tuple[int, torch.Tensor]] = []
         self.amp = amp
         self.channels_last = channels_last
         # Random draws of an objective (e.g. S4T's patch masks) come from
@@ -141,7 +172,9 @@ class BaseAdapter:
                           restored_last_good=0, restored_source=0,
                           stopped=0, steps_not_run=0,
                           **{c: 0 for c in FAILURE_COUNTERS.values()})
-        self.last_losses: Dict[str, float] = {}
+        # the last step's loss terms: names and a device tensor until read
+        self._last_losses: Dict[str, float] = {}
+        self._last_terms: Optional[Tuple[List[str], torch.Tensor]] = None
         #: The failures of the current domain: dicts with ``step`` (steps
         #: attempted in the domain so far), ``event`` and ``action``.
         self.events: List[dict] = []
@@ -201,11 +234,30 @@ class BaseAdapter:
         self._stepped = False
         self._checked_buffers = [b for _, b in buffers
                                  if b.is_floating_point()]
+        on_gpu = any(t.device.type != 'cpu'
+                     for t in params + [b for _, b in buffers])
+        self._on_device = (self.guard_non_finite and self.uses_gradients
+                           and (self.guard_mode == 'device' or
+                                (self.guard_mode == 'auto' and on_gpu)))
+        self._pending = []
         print_log(
             f'{type(self).__name__}: adapting {len(params)} tensors '
             f'({sum(p.numel() for p in params):,} values), norm policy '
             f'{self.norm_policy}', logger='current')
         return self
+
+    @property
+    def last_losses(self) -> Dict[str, float]:
+        """The last step's loss terms (name: value)."""
+        if self._last_terms is not None:
+            names, terms = self._last_terms
+            self._last_losses = dict(zip(names, terms.tolist()))
+            self._last_terms = None
+        return self._last_losses
+
+    @last_losses.setter
+    def last_losses(self, losses: Dict[str, float]) -> None:
+        self._last_losses, self._last_terms = dict(losses), None
 
     @property
     def optimizer(self) -> Optional[torch.optim.Optimizer]:
@@ -227,7 +279,8 @@ class BaseAdapter:
         cfg.update(self.optim_wrapper_cfg)
         cfg.setdefault('optimizer', self.optimizer_cfg)
         wrapper = build_optim_wrapper(_parameter_tree(named), cfg)
-        wrapper.optimizer.register_step_pre_hook(self._take_grad_norm)
+        if self.guard_non_finite:  # the norm is only read by the guard
+            wrapper.optimizer.register_step_pre_hook(self._take_grad_norm)
         scaler = getattr(wrapper, 'loss_scaler', None)
         self._source_scaler = copy.deepcopy(scaler)
         return wrapper
@@ -239,7 +292,10 @@ class BaseAdapter:
     def reset(self) -> None:
         """Restore the source state in place (bitwise) and forget the
         optimizer's state (momentum etc.) and the loss scale."""
+        self._pending = []  # the source state makes them moot
         self.snapshot.restore()
+        if self._on_device:
+            self._good.update()  # the last good state is the source
         self._forget_optimizer_state()
         if self._source_scaler is not None:
             self.optim_wrapper.loss_scaler = copy.deepcopy(
@@ -269,7 +325,14 @@ class BaseAdapter:
         if event not in FAILURE_COUNTERS:
             raise ValueError(f'unknown adaptation event {event!r}; valid: '
                              f'{", ".join(FAILURE_COUNTERS)}')
+        self._read_pending()
+        if self._on_device:
+            # the current state is the last good one: only the source is
+            # left
+            self._good_valid = False
         self._fail(event, **info)
+        if self._on_device:
+            self._good.update()
 
     def register_step_callback(self, before: Optional[Callable] = None,
                                after: Optional[Callable] = None) -> None:
@@ -319,7 +382,9 @@ class BaseAdapter:
                     self._observed_step(inputs)
         finally:
             self.model.train(was_training)
-        if self.guard_non_finite and steps > 0 and not self._stopped:
+        if self._on_device:
+            self._read_pending()
+        elif self.guard_non_finite and steps > 0 and not self._stopped:
             self._check_last_step()
 
     def _observed_step(self, inputs: torch.Tensor) -> None:
@@ -363,6 +428,9 @@ class BaseAdapter:
             losses = self.objective(self.model, inputs)
         loss = sum(losses.values())
         terms = torch.stack([v.detach().float() for v in losses.values()])
+        if self._on_device:
+            self._device_guarded_step(loss, list(losses), terms)
+            return
         values, failure = self._check(terms)
         self.last_losses = dict(zip(losses, values))
         if failure is not None:
@@ -378,6 +446,79 @@ class BaseAdapter:
         self.stats['steps'] += 1
         self._stepped = True
         self._restored = False
+
+    def _device_guarded_step(self, loss: torch.Tensor, names: List[str],
+                             terms: torch.Tensor) -> None:
+        """Take the step, then keep its result or undo it on the device
+        (``guard_mode='device'``); nothing here waits for the device."""
+        self._last_terms = (names, terms)
+        self._grad_norm = None
+        self.optim_wrapper.update_params(loss)
+        finite = [torch.isfinite(self._grad_norm) if self._grad_norm
+                  is not None else terms.new_ones((), dtype=torch.bool)]
+        for tensors in ([p for _, p in self.adapted], self._checked_buffers):
+            finite.append(torch.isfinite(_norm_sum(tensors)) if tensors
+                          else finite[0].new_ones(()))
+        finite.append(torch.isfinite(terms).all())
+        flags = torch.stack(finite)
+        keep = flags.all()
+        self._good.keep_or_restore(keep)
+        states = [v for state in self.optimizer.state.values()
+                  for v in state.values() if torch.is_tensor(v) and
+                  v.is_floating_point() and v.device == keep.device]
+        if states:  # a failed step leaves a fresh optimizer's state
+            with torch.no_grad():
+                flat = torch.cat([v.reshape(-1) for v in states])
+                flat = torch.where(keep, flat, 0)
+                torch._foreach_copy_(
+                    states, [f.view(v.shape) for f, v in zip(
+                        flat.split([v.numel() for v in states]), states)])
+        self._pending.append((self._step_index, flags))
+        self.stats['steps'] += 1  # taken back for failures when read
+
+    def _read_pending(self) -> None:
+        """Read the flags of the steps run in ``'device'`` mode (one
+        synchronisation), count and list the failures and stop the domain
+        after ``max_consecutive_failures`` failed steps at the end."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        rows = torch.stack([flags for _, flags in pending]).tolist()
+        kinds = list(FAILURE_COUNTERS)[:4]
+        name = type(self).__name__
+        for (index, _), row in zip(pending, rows):
+            failed = [k for k, ok in zip(kinds, row) if not ok]
+            if not failed:
+                self._failures = 0
+                self._good_valid = True
+                self._restored = False
+                continue
+            event = failed[0]
+            action = 'restored_last_good' if self._good_valid \
+                else 'restored_source'
+            self.stats['steps'] -= 1
+            self.stats[FAILURE_COUNTERS[event]] += 1
+            self.stats[action] += 1
+            self._failures += 1
+            self._restored = True
+            self.events.append(dict(step=index, event=event, action=action))
+            print_log(f'{name}: {event.replace("_", " ")} at adaptation '
+                      f'step {index}; {action.replace("_", " ")} state '
+                      '(undone on the device)', logger='current', level=30)
+        if self._failures >= self.max_consecutive_failures and \
+                not self._stopped:
+            self._stop()
+
+    def _stop(self) -> None:
+        name = type(self).__name__
+        self._stopped = True
+        self.stats['stopped'] += 1
+        self.events.append(dict(step=self._step_index,
+                                event='consecutive_failures',
+                                action='stopped'))
+        print_log(f'{name}: {self._failures} consecutive failures; '
+                  'adaptation stops for the rest of this domain',
+                  logger='current', level=30)
 
     def _check(self, loss_terms: Optional[torch.Tensor] = None
                ) -> Tuple[List[float], Optional[str]]:
@@ -463,14 +604,7 @@ class BaseAdapter:
                   logger='current', level=30)
         if self._failures >= self.max_consecutive_failures and \
                 not self._stopped:
-            self._stopped = True
-            self.stats['stopped'] += 1
-            self.events.append(dict(step=self._step_index,
-                                    event='consecutive_failures',
-                                    action='stopped'))
-            print_log(f'{name}: {self._failures} consecutive failures; '
-                      'adaptation stops for the rest of this domain',
-                      logger='current', level=30)
+            self._stop()
 
     def _forget_optimizer_state(self) -> None:
         self._grad_norm = None
