@@ -212,8 +212,9 @@ def test_max_consecutive_failures_must_be_positive():
 
 # -- guard_mode='device': decided on the device, read once per adapt() ----
 def _count_reads(monkeypatch):
+    """Record every call that reads a tensor's value on the host."""
     calls = []
-    for name in ('tolist', 'item'):
+    for name in ('tolist', 'item', '__bool__', '__float__', '__int__'):
         original = getattr(torch.Tensor, name)
 
         def wrapper(self, *args, _name=name, _fn=original, **kwargs):
@@ -326,3 +327,27 @@ def test_guard_mode_is_resolved_and_checked():
     with pytest.raises(ValueError, match="unknown guard_mode 'gpu'; valid: "
                        'auto, host, device'):
         ADAPTERS.build(dict(type='S4TAdapter', guard_mode='gpu'))
+
+
+@pytest.mark.parametrize('cfg', [
+    dict(type='S4TAdapter'), dict(type='S4TAdapter', weighting='uncertainty'),
+    dict(type='TentAdapter'), dict(type='EataAdapter'),
+    dict(type='AuxConsistencyAdapter'), dict(type='MaskedImageAdapter')])
+def test_no_adapter_reads_the_device_per_step_with_the_device_guard(
+        monkeypatch, cfg):
+    import s4t_mm.models.self_supervised  # noqa: F401
+    from ..test_models.utils import TINY_FUSED_CHANNELS
+    torch.manual_seed(42)
+    model = MODELS.build(tiny_model_cfg(
+        relation=True, self_supervised=dict(image=dict(
+            type='MaskedImageReconstruction',
+            in_channels=TINY_FUSED_CHANNELS, patch_size=4, channels=8))))
+    adapter = ADAPTERS.build(dict(cfg, guard_mode='device')).bind(model)
+    inputs = _inputs(model)
+    calls = _count_reads(monkeypatch)
+    adapter.adapt(inputs, steps=5)
+    # the guard's flags, and EATA's check of the batch's class distribution
+    expected = ['tolist', '__bool__'] if cfg['type'] == 'EataAdapter' \
+        else ['tolist']
+    assert calls == expected
+    assert adapter.stats['steps'] == 5

@@ -55,6 +55,7 @@ class EataAdapter(TentAdapter):
         self.momentum = momentum
         self.mean_probs: Optional[torch.Tensor] = None
         self._batch_probs: Optional[torch.Tensor] = None
+        self._batch_kept: Optional[torch.Tensor] = None
 
     def reset(self) -> None:
         super().reset()
@@ -62,9 +63,11 @@ class EataAdapter(TentAdapter):
 
     def adapt(self, inputs: torch.Tensor, steps: int,
               seed: Optional[int] = None) -> None:
-        self._batch_probs = None
+        self._batch_probs = self._batch_kept = None
         super().adapt(inputs, steps, seed=seed)
-        if self._batch_probs is not None:
+        # one read per batch: did a step keep an image, with finite values
+        if self._batch_probs is not None and bool(
+                self._batch_kept & torch.isfinite(self._batch_probs).all()):
             self.mean_probs = self._batch_probs if self.mean_probs is None \
                 else (self.momentum * self.mean_probs +
                       (1 - self.momentum) * self._batch_probs)
@@ -81,9 +84,18 @@ class EataAdapter(TentAdapter):
                 image_probs, self.mean_probs[None], dim=1)
             fresh = similarity < 1 - self.redundancy_margin
             keep &= fresh[:, None, None]
-        kept_images = keep.flatten(1).any(dim=1)
-        if kept_images.any():
-            self._batch_probs = image_probs[kept_images].mean(dim=0)
+        # the mean distribution of the kept images of the last step that
+        # kept any, chosen on the device (no synchronisation per step)
+        kept_images = keep.flatten(1).any(dim=1).to(image_probs.dtype)
+        any_kept = kept_images.sum() > 0
+        batch_probs = (image_probs * kept_images[:, None]).sum(dim=0) / \
+            kept_images.sum().clamp(min=1)
+        if self._batch_probs is None:
+            self._batch_probs, self._batch_kept = batch_probs, any_kept
+        else:
+            self._batch_probs = torch.where(any_kept, batch_probs,
+                                            self._batch_probs)
+            self._batch_kept = self._batch_kept | any_kept
         weight = torch.exp(e0 - entropy.detach()) * keep
         loss = (weight * entropy).sum() / keep.sum().clamp(min=1)
         return {f'{self.task}.eata': loss}
