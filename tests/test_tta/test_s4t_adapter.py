@@ -211,6 +211,10 @@ def test_anchor_term_is_the_squared_distance_to_the_source():
     adapter = ADAPTERS.build(dict(
         type='S4TAdapter', anchor_weight=0.5, adapt_modules=('backbone', ),
         optimizer=dict(type='SGD', lr=0.1))).bind(model)
+    # the anchor is the source snapshot's own copy, not another one
+    saved = adapter.snapshot.saved()
+    assert [t.data_ptr() for t in adapter._anchor] == [
+        saved[n].data_ptr() for n, _ in adapter.adapted]
     assert float(_objective_terms(adapter, model, inputs)['anchor']) == 0
     with torch.no_grad():
         first = adapter.adapted[0][1]

@@ -147,7 +147,10 @@ class S4TAdapter(BaseAdapter):
                 _scope_='s4t_mm'))
         super().bind(model)
         if self.anchor_weight > 0:
-            self._anchor = [p.detach().clone() for _, p in self.adapted]
+            # the source values of the adapted parameters: the snapshot
+            # holds them already (never updated), no second copy
+            saved = self.snapshot.saved()
+            self._anchor = [saved[n] for n, _ in self.adapted]
         if self.select_state == 'best_consistency':
             self._best = StateSnapshot(self.adapted +
                                        list(model.named_buffers()))
