@@ -85,8 +85,10 @@ class BaseAdapter:
       later, and the last good state is the last state a good step left.
       :attr:`last_losses` is read from the device only when asked for.
 
-    (Gradient clipping, if configured, logs the gradient norm and so adds
-    one synchronisation per step in both modes.)
+    (Two things outside the guard still read the device every step, in
+    both modes: gradient clipping, if configured, logs the gradient norm,
+    and fp16 loss scaling (torch's ``GradScaler``) reads whether the
+    gradients overflowed before it steps; fp32 and bf16 need neither.)
 
     Args:
         optimizer: optimizer config over the selected parameters, e.g.
