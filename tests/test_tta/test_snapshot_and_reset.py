@@ -113,3 +113,25 @@ def test_channels_last_gives_the_same_adaptation():
                                  for _, p in adapter.adapted]))
         adapter.reset()
     torch.testing.assert_close(params[0], params[1], rtol=1e-4, atol=1e-5)
+
+
+def test_keep_or_restore_keeps_or_writes_back_every_kind_of_tensor():
+    weight = torch.randn(3, 4)
+    counter = torch.tensor(7)  # an int64 buffer, 0-dim
+    conv = torch.randn(2, 3, 4, 5).contiguous(
+        memory_format=torch.channels_last)
+    snapshot = StateSnapshot([('w', weight), ('n', counter), ('c', conv)])
+    weight.add_(1)
+    counter.add_(1)
+    conv.mul_(2)
+    kept = [t.clone() for t in (weight, counter, conv)]
+    snapshot.keep_or_restore(torch.tensor(True))
+    assert all(torch.equal(snapshot.saved()[k], v)
+               for k, v in zip('wnc', kept))
+    weight.fill_(float('nan'))
+    counter.fill_(-1)
+    conv.fill_(float('inf'))
+    snapshot.keep_or_restore(torch.tensor(False))
+    for live, value in zip((weight, counter, conv), kept):
+        assert torch.equal(live, value)
+    assert conv.is_contiguous(memory_format=torch.channels_last)
