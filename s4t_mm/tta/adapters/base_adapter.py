@@ -154,8 +154,9 @@ class BaseAdapter:
         # the mode in use, resolved at bind(); 'device' only with the guard
         # and gradient steps
         self._on_device = False
-        # per step of 'device' mode not read yet: (step index, flags of
-        # FAILURE_ORDER finite, 0-dim tensors); read at the end of adapt()
+        # per step of 'device' mode not read yet: (step index, a bool
+        # tensor: gradients, parameters, buffers, loss finite, in the order
+        # of FAILURE_COUNTERS); read at the end of adapt()
         self._pending: List[Tuple[int, torch.Tensor]] = []
         self.amp = amp
         self.channels_last = channels_last
@@ -323,7 +324,9 @@ class BaseAdapter:
     def recover(self, event: str, **info) -> None:
         """Restore the last good state after a failure seen outside a step
         (the hook reports ``'non_finite_predictions'``), count it and record
-        it with ``info`` (e.g. ``batch=3``)."""
+        it with ``info`` (e.g. ``batch=3``). With the guard on the device
+        the current state is the last good one, so the source state is
+        restored."""
         if event not in FAILURE_COUNTERS:
             raise ValueError(f'unknown adaptation event {event!r}; valid: '
                              f'{", ".join(FAILURE_COUNTERS)}')
