@@ -247,6 +247,9 @@ def test_device_guard_steps_equal_host_guard_steps_bitwise():
         adapter.adapt(_inputs(model, seed=1), steps=2, seed=2)
         models.append(model)
         losses.append(adapter.last_losses)
+    source = _state(_model())
+    assert any(not torch.equal(source[k], v)
+               for k, v in models[0].state_dict().items())  # it moved
     _assert_state(models[1], _state(models[0]))
     assert losses[0] == losses[1]
 
