@@ -94,3 +94,12 @@ ADAPTERS = Registry(
 PROTOCOLS = Registry(
     'test-time adaptation protocol', scope=SCOPE,
     locations=['s4t_mm.tta.protocols'])
+# How normalisation statistics are (not) re-estimated while adapting and
+# predicting (source, batch, prior-weighted, gated): every adapter builds
+# one from its ``norm_policy=dict(type=...)``.
+NORM_POLICIES = Registry(
+    'normalisation policy', scope=SCOPE,
+    locations=['s4t_mm.tta.norm_policies'])
+# One spec per task (label map, evaluator and delta_m metric, visual style,
+# raw encoding): a new task is a head plus a spec.
+TASKS = Registry('task spec', scope=SCOPE, locations=['s4t_mm.tasks'])
