@@ -1,5 +1,5 @@
 """When to reset and when to adapt, as something walks a target stream."""
-from typing import Callable, Optional, Tuple, Union
+from typing import Callable, Dict, Optional, Tuple, Union
 
 import torch
 import torch.distributed as dist
@@ -29,8 +29,9 @@ class AdaptationProtocol:
             protocol.before_batch(adapter, unlabeled, batch_idx, data_batch)
             ...  # predict data_batch with the adapted model
 
-    :class:`~s4t_mm.engine.hooks.TestTimeAdaptHook` does it inside the test
-    loop. A new protocol subclasses this class and registers itself in
+    :class:`~s4t_mm.tta.session.AdaptationSession` does it for every
+    caller (the test loop's hook, the inferencer, the analysis tools).
+    A new protocol subclasses this class and registers itself in
     :data:`~s4t_mm.registry.PROTOCOLS` under the name configs use.
     """
 
@@ -65,9 +66,32 @@ def broadcast_adapted_state(adapter) -> None:
             dist.broadcast(tensor.data, src=0)
 
 
-def build_protocol(cfg: Union[str, dict]) -> AdaptationProtocol:
-    """Build from ``dict(type='episodic', steps=...)`` or a bare name."""
+#: The protocol of a config that names none: reset before every batch and
+#: adapt one step on it.
+DEFAULT_PROTOCOL = dict(type='episodic', steps=1)
+
+
+def protocol_config(cfg: Union[str, dict, None] = None,
+                    defaults: Optional[Dict[str, dict]] = None) -> dict:
+    """The one normal form of a protocol config, ``dict(type=name, ...)``:
+    None gives :data:`DEFAULT_PROTOCOL`, a bare name ``dict(type=name)``.
+    ``defaults`` maps a protocol name to keys filled in where the config
+    leaves them unset (the inferencer takes the paper protocol's batches in
+    input order: ``dict(paper=dict(shuffle=False))``)."""
+    if cfg is None:
+        cfg = DEFAULT_PROTOCOL
     cfg = dict(type=cfg) if isinstance(cfg, str) else dict(cfg)
+    for key, value in (defaults or {}).get(cfg.get('type'), {}).items():
+        cfg.setdefault(key, value)
+    return cfg
+
+
+def build_protocol(cfg: Union[str, dict, None] = None,
+                   defaults: Optional[Dict[str, dict]] = None
+                   ) -> AdaptationProtocol:
+    """Build from ``dict(type='episodic', steps=...)``, a bare name or None
+    (:func:`protocol_config`); the only place a protocol is built."""
+    cfg = protocol_config(cfg, defaults)
     name = cfg.get('type')
     cls = PROTOCOLS.get(name) if isinstance(name, str) else None
     if cls is None:
