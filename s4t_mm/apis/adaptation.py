@@ -31,7 +31,8 @@ from mmengine.runner import Runner
 from s4t_mm.engine.checkpoint import load_model_weights
 from s4t_mm.evaluation.functional import delta_m, delta_m_keys
 from s4t_mm.tta.adapters.base_adapter import FAILURE_COUNTERS
-from s4t_mm.tta.protocols import OnlineProtocol, build_protocol
+from s4t_mm.tta.protocols import (OnlineProtocol, build_protocol,
+                                  protocol_config)
 from s4t_mm.utils import dump_json_atomic, json_ready, unwrap_model
 
 #: An adapted key metric more than this many times the source-only one (in
@@ -71,9 +72,8 @@ def with_seed(cfg: Config, seed: int) -> Config:
         raise ValueError('the config has no TestTimeAdaptHook in '
                          'custom_hooks; there is no adaptation to seed')
     hook['seed'] = seed
-    protocol = hook.get('protocol')
-    if isinstance(protocol, dict) and protocol.get('type') == 'paper':
-        protocol['seed'] = seed
+    if protocol_config(hook.get('protocol'))['type'] == 'paper':
+        hook['protocol'] = dict(protocol_config(hook['protocol']), seed=seed)
     return cfg
 
 
@@ -183,8 +183,7 @@ def carries_state_across_domains(cfg: Config) -> bool:
     hook = tta_hook_cfg(cfg)
     if hook is None:
         return False
-    protocol = build_protocol(hook.get('protocol',
-                                       dict(type='episodic', steps=1)))
+    protocol = build_protocol(hook.get('protocol'))
     return isinstance(protocol, OnlineProtocol) and \
         not protocol.reset_each_domain
 
@@ -326,9 +325,9 @@ def run_domains(cfg: Config, checkpoint: str, domains: Sequence[dict],
             result = dict(metrics=evaluate_domain(runner, run_cfg, domain),
                           tta_stats=None)
             if adapt:
-                hub = runner.message_hub
-                result.update(tta_stats=hub.get_info('tta_stats'),
-                              tta_events=hub.get_info('tta_events'))
+                report = runner.test_loop.report
+                result.update(tta_stats=report.stats,
+                              tta_events=report.events)
             done[domain['name']] = json_ready(result) if results is None \
                 else results.save(domain['name'], keys[domain['name']],
                                   result)

@@ -1,11 +1,14 @@
 """One runner, one model, several target domains, one after the other."""
-from typing import Dict, Union
+from typing import Dict, Optional, Sequence, Union
 
+import torch
 from mmengine.logging import HistoryBuffer
-from mmengine.runner import TestLoop
+from mmengine.runner import TestLoop, autocast
+from mmengine.runner.loops import _update_losses
 from torch.utils.data import DataLoader
 
 from s4t_mm.registry import LOOPS
+from s4t_mm.tta.session import AdaptationReport, AdaptationSession
 
 
 @LOOPS.register_module()
@@ -27,6 +30,12 @@ class MultiDomainTestLoop(TestLoop):
     (the runner's ``test_dataloader`` is the default domain, built at the
     first run without a :meth:`select`), so a domain's loader, and the
     random draws of building it, are the same as a plain test loop's.
+
+    A :class:`~s4t_mm.engine.hooks.TestTimeAdaptHook` hands the loop its
+    :class:`~s4t_mm.tta.session.AdaptationSession` (:attr:`session`): the
+    loop then predicts each batch through it, so an adapted batch is
+    preprocessed once, and keeps the session's report of each run as
+    :attr:`report` (None without adaptation).
     """
 
     def __init__(self, runner, dataloader: Union[DataLoader, Dict],
@@ -39,6 +48,8 @@ class MultiDomainTestLoop(TestLoop):
         self.evaluator = None
         self.fp16 = fp16
         self.test_loss: Dict[str, HistoryBuffer] = dict()
+        self.session: Optional[AdaptationSession] = None
+        self.report: Optional[AdaptationReport] = None
 
     def select(self, dataloader: Union[DataLoader, Dict]) -> None:
         """Test on ``dataloader`` (a config or a built loader) from the next
@@ -61,4 +72,23 @@ class MultiDomainTestLoop(TestLoop):
     def run(self) -> dict:
         if self.dataloader is None:
             self.select(self._dataloader_cfg)
-        return super().run()
+        metrics = super().run()
+        self.report = None if self.session is None else \
+            self.session.report()
+        return metrics
+
+    @torch.no_grad()
+    def run_iter(self, idx: int, data_batch: Sequence[dict]) -> None:
+        """mmengine's ``TestLoop.run_iter``, predicting through the
+        session when there is one."""
+        self.runner.call_hook(
+            'before_test_iter', batch_idx=idx, data_batch=data_batch)
+        with autocast(enabled=self.fp16):
+            outputs = self.runner.model.test_step(data_batch) \
+                if self.session is None else \
+                self.session.predict(self.runner.model, idx, data_batch)
+        outputs, self.test_loss = _update_losses(outputs, self.test_loss)
+        self.evaluator.process(data_samples=outputs, data_batch=data_batch)
+        self.runner.call_hook(
+            'after_test_iter', batch_idx=idx, data_batch=data_batch,
+            outputs=outputs)

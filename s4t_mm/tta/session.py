@@ -1,0 +1,188 @@
+"""One adaptation flow (adapter, protocol, seed rule) shared by every caller:
+the test loop's hook, the inferencer and the analysis APIs."""
+from dataclasses import dataclass, field
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from mmengine.structures import BaseDataElement
+
+from s4t_mm.registry import ADAPTERS
+from s4t_mm.structures import without_ground_truth
+from s4t_mm.utils import check_config_keys, unwrap_model
+from .protocols import build_protocol
+
+
+@dataclass
+class AdaptationReport:
+    """What adaptation did in one target domain: the adapter's counters
+    over the domain (steps, resets, failures, restores) and its failure
+    events (``step``, ``event``, ``action``)."""
+
+    stats: Dict[str, int] = field(default_factory=dict)
+    events: List[dict] = field(default_factory=list)
+
+    @property
+    def steps(self) -> int:
+        return self.stats.get('steps', 0)
+
+
+def build_adapter(cfg: dict):
+    """A registered adapter from its config; an unknown name or key is an
+    error naming the valid ones."""
+    name = cfg.get('type', '')
+    adapter_cls = ADAPTERS.get(name)
+    if adapter_cls is None:
+        valid = ', '.join(sorted(ADAPTERS.module_dict))
+        raise ValueError(f'unknown adapter (method) {name!r}; registered '
+                         f'adapters: {valid}')
+    check_config_keys(adapter_cls, cfg, 'adapter')
+    return ADAPTERS.build(dict(cfg, _scope_='s4t_mm'))
+
+
+class AdaptationSession:
+    """An adapter driven by a protocol over target domains, with one seed
+    rule, for whatever predicts the batches::
+
+        session = AdaptationSession(dict(type='S4TAdapter'), 'episodic')
+        session.bind(model)
+        session.begin_domain(dataloader)         # the paper protocol adapts
+        for batch_idx, data_batch in enumerate(dataloader):
+            session.before_batch(batch_idx, data_batch)    # may adapt
+            outputs = session.predict(model, batch_idx, data_batch)
+            session.after_predict(batch_idx, outputs)      # the guard
+        report = session.report()
+
+    What an adapter gets of a batch is :meth:`unlabeled`: the preprocessed
+    images and a seed, never a data sample. A batch that is only adapted on
+    (the paper protocol's) has its ground truth stripped before it is
+    preprocessed. The batch being predicted is preprocessed once, labels
+    and all as ``test_step`` would, the images go to the adapter and
+    :meth:`predict` reuses the whole, so the metric scores exactly what a
+    plain test step would have given it.
+
+    Args:
+        adapter: config of a registered adapter (``S4TAdapter``, ...).
+        protocol: ``dict(type=name, **args)``, a name or None (the default
+            protocol, see :func:`~s4t_mm.tta.protocols.build_protocol`).
+        seed: combined with each batch's sample indices into the seed of
+            that batch's adaptation (:meth:`batch_seed`).
+        protocol_defaults: per protocol name, keys filled in where
+            ``protocol`` leaves them unset.
+    """
+
+    def __init__(self, adapter: dict,
+                 protocol: Union[str, dict, None] = None, seed: int = 0,
+                 protocol_defaults: Optional[Dict[str, dict]] = None):
+        self.adapter = build_adapter(adapter)
+        self.protocol = build_protocol(protocol, protocol_defaults)
+        self.seed = seed
+        self.model: Optional[torch.nn.Module] = None
+        self._stats_before: Dict[str, int] = {}
+        # the batch being predicted: (batch_idx, data_batch, preprocessed)
+        self._batch: Optional[Tuple[int, dict, Optional[dict]]] = None
+
+    def bind(self, model: torch.nn.Module) -> None:
+        """Adapt ``model`` (snapshotting its source state) unless it is the
+        model already bound."""
+        if self.model is not model:
+            self.model = model
+            self.adapter.bind(model)
+
+    def begin_domain(self, dataloader=None) -> None:
+        """Start a target domain: the adapter's counters of the domain start
+        here and the protocol's ``before_domain`` runs (the paper protocol
+        adapts on ``dataloader``'s batches; others need none)."""
+        self._batch = None
+        self._stats_before = dict(self.adapter.stats)
+        self.adapter.begin_domain()
+        self.protocol.before_domain(self.adapter, self.unlabeled, dataloader)
+
+    def before_batch(self, batch_idx: int, data_batch: dict) -> None:
+        """Batch ``batch_idx`` is predicted next; the protocol resets or
+        adapts on it as it says."""
+        self._batch = (batch_idx, data_batch, None)
+        self.protocol.before_batch(self.adapter, self.unlabeled, batch_idx,
+                                   data_batch)
+
+    def unlabeled(self, data_batch: dict, batch_idx: int
+                  ) -> Tuple[torch.Tensor, int]:
+        """What the protocol adapts on (its
+        :data:`~s4t_mm.tta.protocols.UnlabeledFn`): the batch's preprocessed
+        images ``(N, C, H, W)`` and its seed."""
+        if self._is_predicted(batch_idx, data_batch):
+            inputs = self._preprocessed()['inputs']
+        else:
+            batch = dict(data_batch)
+            if 'data_samples' in batch:
+                batch['data_samples'] = [
+                    without_ground_truth(s) for s in batch['data_samples']]
+            inputs = self.model.data_preprocessor(batch,
+                                                  training=False)['inputs']
+        return inputs, self.batch_seed(data_batch, batch_idx)
+
+    def predict(self, model: torch.nn.Module, batch_idx: int,
+                data_batch: dict) -> list:
+        """``model.test_step(data_batch)``, reusing the preprocessing of an
+        adapted batch instead of running it again."""
+        if self._is_predicted(batch_idx, data_batch) and \
+                self._batch[2] is not None:
+            return unwrap_model(model)(**self._batch[2], mode='predict')
+        return model.test_step(data_batch)
+
+    def after_predict(self, batch_idx: int,
+                      outputs: Sequence[BaseDataElement]) -> bool:
+        """Check the predictions of a batch: non-finite ones make the
+        adapter restore its last good state (:meth:`BaseAdapter.recover`)
+        for the batches that follow. Returns whether it did."""
+        tensors = list(prediction_tensors(outputs))
+        if tensors and not bool(torch.stack(
+                [torch.isfinite(t).all() for t in tensors]).all()):
+            self.adapter.recover('non_finite_predictions', batch=batch_idx)
+            return True
+        return False
+
+    def report(self) -> AdaptationReport:
+        """The current domain's adaptation so far."""
+        return AdaptationReport(
+            stats={k: v - self._stats_before.get(k, 0)
+                   for k, v in self.adapter.stats.items()},
+            events=list(self.adapter.events))
+
+    def batch_seed(self, data_batch: dict, batch_idx: int) -> int:
+        """The seed of the adaptation on a batch, from the ``sample_idx`` of
+        its samples (the batch index where one is missing), so a batch is
+        adapted the same way whatever came before it, on any rank."""
+        ids = [s.metainfo.get('sample_idx', -1)
+               for s in data_batch.get('data_samples', [])]
+        key = [self.seed, batch_idx] if -1 in ids or not ids else \
+            [self.seed] + [int(i) for i in ids]
+        return int(np.random.SeedSequence(key).generate_state(1)[0])
+
+    def _is_predicted(self, batch_idx: int, data_batch: dict) -> bool:
+        return self._batch is not None and self._batch[0] == batch_idx \
+            and self._batch[1] is data_batch
+
+    def _preprocessed(self) -> dict:
+        batch_idx, data_batch, data = self._batch
+        if data is None:
+            data = self.model.data_preprocessor(data_batch, training=False)
+            self._batch = (batch_idx, data_batch, data)
+        return data
+
+
+def prediction_tensors(samples: Sequence[BaseDataElement]
+                       ) -> Iterator[torch.Tensor]:
+    """The floating-point tensors of predicted data samples (every field
+    but ground truth: ``pred_<task>`` maps, mmseg's ``seg_logits``)."""
+    for sample in samples:
+        for key in sample.keys():
+            if key.startswith('gt_'):
+                continue
+            value = sample.get(key)
+            values = value.values() if isinstance(value, BaseDataElement) \
+                else [value]
+            for tensor in values:
+                if isinstance(tensor, torch.Tensor) and \
+                        tensor.is_floating_point():
+                    yield tensor
