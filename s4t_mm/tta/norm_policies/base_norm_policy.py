@@ -1,0 +1,101 @@
+"""What every normalisation policy shares: the hooks an adapter calls, and
+how a policy is built from a config."""
+from typing import List, Tuple, Union
+
+import torch
+import torch.nn as nn
+from torch.nn.modules.batchnorm import _NormBase
+
+from s4t_mm.registry import NORM_POLICIES
+from s4t_mm.utils import check_config_keys
+
+
+def norm_layers(model: nn.Module) -> List[Tuple[str, nn.Module]]:
+    """BatchNorm/InstanceNorm/SyncBN, GroupNorm and LayerNorm layers."""
+    kinds = (_NormBase, nn.GroupNorm, nn.LayerNorm)
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, kinds)]
+
+
+class BaseNormPolicy:
+    """How the statistics that normalisation layers use are (not)
+    re-estimated while a method adapts, the same for every method
+    (``BaseAdapter(norm_policy=...)``).
+
+    :class:`~s4t_mm.tta.adapters.BaseAdapter` calls the hooks so:
+
+    - :meth:`bind` once, in ``BaseAdapter.bind``, after the source snapshot
+      is taken (the model is at its source state);
+    - per ``adapt()`` call with steps to run: :meth:`set_mode`, then
+      :meth:`before_steps` with the batch, under ``torch.no_grad()``, then
+      the steps (the adapter puts the model back in its previous mode
+      after them);
+    - :meth:`reset` in ``BaseAdapter.reset``, after the snapshot is
+      restored.
+
+    What a policy writes into the model's buffers is inside the adapter's
+    snapshot, so ``reset`` restores the source statistics and the
+    non-finite guard checks and undoes them like any other state.
+    """
+
+    #: True when the adaptation steps normalise with the batch's own
+    #: statistics: a batch of one image then adapts with the source
+    #: statistics instead (with a warning).
+    uses_batch_statistics: bool = False
+    #: Whether the policy can change the normalisation statistics at all.
+    adapts_statistics: bool = False
+
+    def __init__(self) -> None:
+        """A policy without options: a config gives only ``type``
+        (subclasses add their own)."""
+
+    @property
+    def name(self) -> str:
+        """The name the policy's class is registered under (what configs
+        write), else the class name."""
+        return next((n for n, cls in NORM_POLICIES.module_dict.items()
+                     if cls is type(self)), type(self).__name__)
+
+    def __eq__(self, other) -> bool:
+        # a policy equals its registered name, as ``norm_policy`` was a
+        # string before it was a component
+        if isinstance(other, str):
+            return self.name == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def bind(self, model: nn.Module) -> None:
+        """Attach to ``model`` at its source state (e.g. find its layers
+        with :func:`norm_layers`, keep their source statistics)."""
+
+    def set_mode(self, model: nn.Module) -> None:
+        """Put the model, and its normalisation layers, in the mode the
+        adaptation steps run in."""
+        raise NotImplementedError
+
+    def before_steps(self, model: nn.Module, inputs: torch.Tensor) -> None:
+        """Before the first step on a batch of normalised ``inputs``
+        (N, C, H, W): an estimating policy measures the batch's statistics
+        and writes those the layers normalise with."""
+
+    def reset(self) -> None:
+        """Forget the target estimates (the source state is back)."""
+
+
+def build_norm_policy(cfg: Union[str, dict]) -> BaseNormPolicy:
+    """Build from a bare name (``'batch_stats'``) or a config
+    (``dict(type='batch_stats', ...)``)."""
+    cfg = dict(type=cfg) if isinstance(cfg, str) else dict(cfg)
+    name = cfg.get('type')
+    cls = NORM_POLICIES.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise ValueError(f'unknown norm_policy {name!r}; valid: '
+                         f'{", ".join(NORM_POLICIES.module_dict)}')
+    check_config_keys(cls, cfg, 'norm_policy')
+    # explicit scope: the adapter may be built inside a plain mmseg config
+    cfg['_scope_'] = 's4t_mm'
+    return NORM_POLICIES.build(cfg)
