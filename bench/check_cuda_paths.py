@@ -57,7 +57,7 @@ def main():
     model = MODELS.build(cfg.model).cuda()
     adapter = ADAPTERS.build(dict(type='S4TAdapter', optimizer=dict(
         type='SGD', lr=1e-3, momentum=0.9))).bind(model)
-    assert adapter._on_device, 'guard_mode auto should decide on the GPU'
+    assert adapter.guard.on_device, 'guard_mode auto should decide on the GPU'
     inputs = model.data_preprocessor(batch())['inputs']
     adapter.adapt(inputs, steps=3, seed=0)
     good = {k: v.clone() for k, v in model.state_dict().items()}

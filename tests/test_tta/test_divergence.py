@@ -80,7 +80,7 @@ def test_a_bad_batch_restores_the_last_verified_state_and_adaptation_goes_on():
     good = _inputs(model)
     adapter.adapt(good, steps=2)
     # the state the second step started from was checked (finite loss)
-    verified = {n: t.clone() for n, t in adapter._good.saved().items()}
+    verified = {n: t.clone() for n, t in adapter.guard.good.saved().items()}
     adapter.adapt(torch.full_like(good, float('nan')), steps=1)
     # train-mode BatchNorm took the NaN batch into its running statistics
     assert adapter.events == [dict(step=3, event='non_finite_buffers',
@@ -90,7 +90,7 @@ def test_a_bad_batch_restores_the_last_verified_state_and_adaptation_goes_on():
         assert torch.equal(tensor, verified[name]), name
     adapter.adapt(good, steps=3)
     assert adapter.stats['steps'] == 5 and not adapter.stopped
-    assert adapter._failures == 0  # a good step ended the streak
+    assert adapter.guard.failures == 0  # a good step ended the streak
     assert all(torch.isfinite(p).all() for _, p in adapter.adapted)
 
 
@@ -297,7 +297,7 @@ def test_device_guard_restores_the_last_good_state_and_a_fresh_momentum():
         s['momentum_buffer'])) for s in adapter.optimizer.state.values())
     assert not adapter.stopped  # 2 < max_consecutive_failures
     adapter.adapt(good, steps=1)
-    assert adapter.stats['steps'] == 3 and adapter._failures == 0
+    assert adapter.stats['steps'] == 3 and adapter.guard.failures == 0
     assert all(torch.isfinite(p).all() for _, p in adapter.adapted)
 
 
@@ -318,9 +318,9 @@ def test_device_guard_predictions_failure_restores_the_source():
 
 def test_guard_mode_is_resolved_and_checked():
     model = _model()
-    assert not _bound(model)._on_device  # auto: host on a CPU
+    assert not _bound(model).guard.on_device  # auto: host on a CPU
     assert not _bound(model, guard_mode='device',
-                      guard_non_finite=False)._on_device
+                      guard_non_finite=False).guard.on_device
     with pytest.raises(ValueError, match="unknown guard_mode 'gpu'; valid: "
                        'auto, host, device'):
         ADAPTERS.build(dict(type='S4TAdapter', guard_mode='gpu'))

@@ -73,7 +73,7 @@ def _fuzz_one(base, case, totals):
     def observed(model_, inputs_):
         losses = objective(model_, inputs_)
         total = sum(v.detach().float().sum() for v in losses.values())
-        calls.append((adapter._step_index, bool(torch.isfinite(
+        calls.append((adapter.guard.step_index, bool(torch.isfinite(
             torch.as_tensor(total)))))
         return losses
 

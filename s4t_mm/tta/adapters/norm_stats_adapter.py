@@ -4,7 +4,7 @@ from typing import Optional
 import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from s4t_mm.registry import ADAPTERS
+from s4t_mm.registry import ADAPTERS, NORM_POLICIES
 from .base_adapter import BaseAdapter
 
 
@@ -19,6 +19,10 @@ class NormStatsAdapter(BaseAdapter):
     uses exactly the batch's own statistics (Schneider et al., 2020); smaller
     momenta blend source and target statistics.
 
+    The norm policy (default ``'batch_stats'``, the method above) may be
+    any that adapts statistics; an estimating one writes them before the
+    forward passes.
+
     Args:
         momentum: BatchNorm momentum while adapting; None keeps the layers'.
     """
@@ -26,11 +30,14 @@ class NormStatsAdapter(BaseAdapter):
     uses_gradients = False
 
     def __init__(self, momentum: Optional[float] = None, **kwargs):
-        kwargs.setdefault('norm_policy', 'batch_stats')
         super().__init__(**kwargs)
-        if self.norm_policy != 'batch_stats':
-            raise ValueError('NormStatsAdapter needs norm_policy='
-                             f"'batch_stats', got {self.norm_policy!r}")
+        if not self.norm_policy.adapts_statistics:
+            valid = [name for name, cls in NORM_POLICIES.module_dict.items()
+                     if cls.adapts_statistics]
+            raise ValueError(
+                'NormStatsAdapter needs a norm_policy that adapts '
+                f'statistics, got {self.norm_policy.name!r}; valid: '
+                f'{", ".join(valid)}')
         if momentum is not None and not 0.0 < momentum <= 1.0:
             raise ValueError(f'momentum must lie in (0, 1], got {momentum}')
         self.momentum = momentum
