@@ -1,16 +1,14 @@
 """Pretrained-weight loading that fails loudly instead of training from
 random weights."""
 import os.path as osp
-from collections import OrderedDict
 from urllib.parse import urlparse
 
 import torch
 import torch.nn as nn
 from mmengine.model.weight_init import PretrainedInit, update_init_info
-from mmengine.runner.checkpoint import (_load_checkpoint,
-                                        _load_checkpoint_with_prefix,
-                                        load_state_dict)
 
+from s4t_mm.engine.checkpoint import (CheckpointMismatchError,
+                                      load_model_checkpoint)
 from s4t_mm.registry import WEIGHT_INITIALIZERS
 
 
@@ -35,31 +33,15 @@ class CheckedPretrainedInit(PretrainedInit):
 
     def __call__(self, module: nn.Module) -> None:
         try:
-            if self.prefix is None:
-                checkpoint = _load_checkpoint(
-                    self.checkpoint, map_location=self.map_location)
-                state = checkpoint.get('state_dict', checkpoint)
-                state = OrderedDict(
-                    (k[len('module.'):] if k.startswith('module.') else k, v)
-                    for k, v in state.items())
-            else:
-                state = _load_checkpoint_with_prefix(
-                    self.prefix, self.checkpoint,
-                    map_location=self.map_location)
+            load_model_checkpoint(
+                module, self.checkpoint, map_location=self.map_location,
+                prefix=self.prefix, ignore_extra_keys=True)
+        except CheckpointMismatchError as err:
+            raise CheckpointMismatchError(
+                f'{err}\nUse a pretrained checkpoint of this architecture '
+                '(set prefix= in init_cfg when its keys carry one)') from None
         except Exception as err:
             raise RuntimeError(self._fetch_hint(err)) from err
-        unset = [
-            name for name in module.state_dict()
-            if name not in state and not name.endswith('num_batches_tracked')
-        ]
-        if unset:
-            raise KeyError(
-                f'pretrained checkpoint {self.checkpoint!r} has no weights '
-                f'for {len(unset)} of the {type(module).__name__} '
-                f'parameters/buffers (e.g. {unset[:3]}); it holds keys like '
-                f'{list(state)[:3]}. Use a checkpoint of this architecture '
-                '(set prefix= when its keys carry one)')
-        load_state_dict(module, state, strict=False, logger='current')
         if hasattr(module, '_params_init_info'):
             update_init_info(module, init_info=self._get_init_info())
 

@@ -6,16 +6,18 @@ import urllib.error
 import pytest
 import torch
 
+from s4t_mm.engine.checkpoint import CheckpointMismatchError
 from s4t_mm.registry import MODELS
 from .utils import TINY_BACKBONE, tiny_model_cfg
 
 URL = 'https://download.pytorch.org/models/resnet50-19c8e357.pth'
 
 
-def _backbone(checkpoint=None):
+def _backbone(checkpoint=None, prefix=None):
     cfg = dict(TINY_BACKBONE)
     if checkpoint is not None:
-        cfg['init_cfg'] = dict(type='Pretrained', checkpoint=checkpoint)
+        cfg['init_cfg'] = dict(type='Pretrained', checkpoint=checkpoint,
+                               prefix=prefix)
     return MODELS.build(cfg)
 
 
@@ -101,5 +103,32 @@ def test_url_loads_from_the_cache_without_network(offline, source_file):
 def test_checkpoint_of_another_architecture_is_refused(tmp_path):
     path = tmp_path / 'other.pth'
     torch.save({'encoder.weight': torch.zeros(1)}, path)
-    with pytest.raises(KeyError, match='has no weights for'):
+    with pytest.raises(CheckpointMismatchError) as err:
+        _backbone(str(path)).init_weights()
+    message = str(err.value)
+    assert 'missing from the checkpoint' in message
+    assert "it holds keys like ['encoder.weight']" in message
+    assert 'set prefix= in init_cfg' in message
+
+
+def test_prefix_picks_the_backbone_of_a_whole_model(source_file, tmp_path):
+    source, _ = source_file
+    path = tmp_path / 'segmentor.pth'
+    state = {f'backbone.{k}': v for k, v in source.state_dict().items()}
+    state['decode_head.conv_seg.weight'] = torch.zeros(6, 8, 1, 1)
+    torch.save({'state_dict': state}, path)
+    target = _backbone(str(path), prefix='backbone')
+    target.init_weights()
+    _assert_same_weights(target, source)
+
+
+def test_a_shape_mismatch_is_refused(source_file, tmp_path):
+    source, _ = source_file
+    state = source.state_dict()
+    name = next(k for k, v in state.items() if v.dim() == 4)
+    state[name] = torch.zeros(1, 1, 1, 1)
+    path = tmp_path / 'resized.pth'
+    torch.save(state, path)
+    with pytest.raises(CheckpointMismatchError,
+                       match=f'{name}: checkpoint \\(1, 1, 1, 1\\)'):
         _backbone(str(path)).init_weights()
