@@ -81,3 +81,14 @@ def test_the_walker_finds_a_cycle_and_resolves_relative_imports():
 def test_s4t_mm_has_no_import_cycle():
     cycle = find_cycle(import_graph())
     assert cycle is None, 'import cycle: ' + ' -> '.join(cycle)
+
+
+def test_task_specs_import_only_the_registry():
+    """Structures-level code reads the task specs, so ``s4t_mm.tasks`` sits
+    below structures: it imports nothing of s4t_mm but the registry."""
+    graph = import_graph()
+    for name, edges in graph.items():
+        if name.split('.')[:2] == ['s4t_mm', 'tasks']:
+            above = sorted(e for e in edges if e != 's4t_mm.registry' and
+                           e.split('.')[:2] != ['s4t_mm', 'tasks'])
+            assert not above, f'{name} imports {above}'

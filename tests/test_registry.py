@@ -45,3 +45,19 @@ def test_registries_have_mmseg_parents_and_our_scope():
     assert MODELS.parent is MMSEG_MODELS
     assert MODELS.scope == 's4t_mm'
     assert HOOKS.get('TestTimeAdaptHook') is not None
+
+
+def test_task_specs_are_registered_in_order():
+    """The label maps come from the specs, and ``TASKS`` lists the built-in
+    tasks in the order delta_m sums them (a fresh process, so no test's
+    registrations count)."""
+    script = textwrap.dedent("""
+        from s4t_mm.registry import TASKS
+        from s4t_mm.structures import task_map_spec
+        assert task_map_spec('normals').channels == 3
+        print(','.join(TASKS.module_dict))
+    """)
+    out = subprocess.run([sys.executable, '-c', script], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == ('semseg,human_parts,sem_seg,depth,normals,'
+                                  'edge,saliency')

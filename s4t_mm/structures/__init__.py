@@ -1,8 +1,7 @@
 from .multi_task_data_sample import MultiTaskDataSample, without_ground_truth
-from .task_maps import (IGNORE_INDEX, TaskMapSpec, register_task_map,
-                        task_map_spec)
+from .task_maps import IGNORE_INDEX, TaskMapSpec, task_map_spec
 
 __all__ = [
     'MultiTaskDataSample', 'without_ground_truth', 'IGNORE_INDEX',
-    'TaskMapSpec', 'register_task_map', 'task_map_spec'
+    'TaskMapSpec', 'task_map_spec'
 ]
