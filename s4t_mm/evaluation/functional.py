@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from s4t_mm.registry import TASK_EVALUATORS
+from s4t_mm.tasks import task_specs
 
 Stats = Dict[str, Union[int, float, np.ndarray]]
 
@@ -396,11 +397,11 @@ def max_f(stats: Sequence[Stats], beta2: float = 0.3) -> float:
 # ------------------------------------------------------------ multi-task gain
 def metric_directions() -> Dict[str, str]:
     """``{'<task>/<score>': 'higher' | 'lower'}``: which way each metric key
-    of a registered task evaluator improves (its ``directions``), and
-    ``'delta_m'``. delta_m reads the sign from here."""
+    of a task with an evaluator improves (the evaluator's ``directions``),
+    and ``'delta_m'``. delta_m reads the sign from here."""
     directions = {
         f'{task}/{name}': direction
-        for task, evaluator in _task_evaluators().items()
+        for task, evaluator in evaluated_tasks().items()
         for name, direction in evaluator.directions.items()
     }
     directions['delta_m'] = 'higher'
@@ -408,16 +409,28 @@ def metric_directions() -> Dict[str, str]:
 
 
 def delta_m_candidates() -> Dict[str, Tuple[str, ...]]:
-    """``{task: metric keys}``: the keys delta_m may use for each task, in
-    order of preference (its evaluator's ``delta_m_metrics``)."""
+    """``{task: metric keys}``: the keys delta_m may use for each task with
+    an evaluator, in order of preference (its spec's ``delta_m_metrics``),
+    in the order tasks are registered."""
+    specs = task_specs()
     return {task: tuple(f'{task}/{name}'
-                        for name in evaluator.delta_m_metrics)
-            for task, evaluator in _task_evaluators().items()}
+                        for name in specs[task].delta_m_metrics)
+            for task in evaluated_tasks()}
 
 
-def _task_evaluators() -> dict:
-    TASK_EVALUATORS.import_from_location()
-    return TASK_EVALUATORS.module_dict
+def evaluated_tasks() -> dict:
+    """``{task: evaluator class}`` of every task spec naming an evaluator."""
+    evaluators = {}
+    for task, spec in task_specs().items():
+        if spec.evaluator is None:
+            continue
+        evaluators[task] = TASK_EVALUATORS.get(spec.evaluator['type'])
+        if evaluators[task] is None:
+            raise KeyError(
+                f'the task spec of {task!r} names the evaluator '
+                f'{spec.evaluator["type"]!r}, which is not registered; '
+                f'registered: {sorted(TASK_EVALUATORS.module_dict)}')
+    return evaluators
 
 
 _warned_outside_delta_m = set()
@@ -429,9 +442,8 @@ def delta_m_keys(metrics: Dict[str, float],
 
     Raises when a task is measured in both but under different keys (e.g.
     aligned depth against unaligned), which would not compare like with like.
-    A task measured in both that has no delta_m key (no registered
-    evaluator, or one without ``delta_m_metrics``) is left out with a
-    warning.
+    A task measured in both that has no delta_m key (no evaluator in its
+    spec, or no ``delta_m_metrics``) is left out with a warning.
     """
     candidates = delta_m_candidates()
     keys = []
@@ -453,9 +465,9 @@ def delta_m_keys(metrics: Dict[str, float],
             _warned_outside_delta_m.add(task)
             warnings.warn(
                 f'task {task!r} is measured but left out of delta_m: ' + (
-                    'its evaluator declares no delta_m_metrics'
-                    if task in candidates else 'no task evaluator is '
-                    f'registered for it (registered: {sorted(candidates)})'))
+                    'its task spec declares no delta_m_metrics'
+                    if task in candidates else 'no task spec names an '
+                    f'evaluator for it (evaluated: {sorted(candidates)})'))
     return keys
 
 

@@ -3,8 +3,9 @@
 A task evaluator turns one image's ``(C, H, W)`` prediction and ground truth
 into small additive statistics (:meth:`stats`) and the dataset's list of them
 into named scores (:meth:`scores`), and declares which way each score is
-better and which one enters delta_m. A new task is one evaluator class
-registered in :data:`TASK_EVALUATORS` under the task's name.
+better. Evaluators are registered in :data:`TASK_EVALUATORS` by class name;
+a task spec (:mod:`s4t_mm.tasks`) names its evaluator and the scores that
+enter delta_m, so tasks scored alike share one evaluator.
 """
 from typing import Dict, Optional, Sequence, Tuple, Union
 
@@ -36,6 +37,11 @@ def check_choice(name: str, value, valid: Sequence) -> None:
                          f'{", ".join(map(str, valid))}')
 
 
+def _check_scope(scope: str) -> str:
+    check_choice('alignment', scope, ALIGN_SCOPES)
+    return scope
+
+
 def _aligned_suffix(align: Optional[str], scope: str) -> str:
     if not align:
         return ''
@@ -58,16 +64,15 @@ class TaskEvaluator:
     """Per-image statistics and dataset scores of one task.
 
     A subclass declares, as class attributes, every score name it can
-    return with the direction in which it improves (:attr:`directions`)
-    and the scores delta_m may use for the task, in order of preference
-    (:attr:`delta_m_metrics`; empty leaves the task out of delta_m, with a
-    warning when it is measured).
+    return with the direction in which it improves (:attr:`directions`),
+    and whether it can fit predictions to the gt by scale and shift
+    (:attr:`aligns`: it then takes ``align`` and ``scope``, and
+    :meth:`stats` takes a batch's ``fit``).
     """
 
     #: ``{score name: 'higher' | 'lower'}``, the better direction
     directions: Dict[str, str] = {}
-    #: score names delta_m may use, the first one measured wins
-    delta_m_metrics: Tuple[str, ...] = ()
+    aligns: bool = False
 
     def __init__(self, ignore_index: float = 255):
         self.ignore_index = ignore_index
@@ -85,16 +90,23 @@ class TaskEvaluator:
         raise NotImplementedError
 
 
-@TASK_EVALUATORS.register_module(name=['semseg', 'human_parts'])
+@TASK_EVALUATORS.register_module()
 class CategoricalEvaluator(TaskEvaluator):
-    """mIoU, mAcc, aAcc from a dataset-level confusion matrix."""
+    """mIoU, mAcc, aAcc from a dataset-level confusion matrix.
+
+    ``num_classes`` None is filled in by the metric before the first
+    image, from its ``num_classes`` or the dataset's classes.
+    """
 
     directions = dict(mIoU='higher', mAcc='higher', aAcc='higher')
-    delta_m_metrics = ('mIoU', )
 
-    def __init__(self, num_classes: int, ignore_index: float = 255,
+    def __init__(self, num_classes: Optional[int] = None,
+                 ignore_index: float = 255,
                  absent_iou: Optional[float] = None):
         super().__init__(ignore_index)
+        if absent_iou is not None and not 0 <= absent_iou <= 1:
+            raise ValueError(f'absent_class_iou must lie in [0, 1] or be '
+                             f'None, got {absent_iou}')
         self.num_classes = num_classes
         self.absent_iou = absent_iou
 
@@ -111,7 +123,7 @@ class CategoricalEvaluator(TaskEvaluator):
         return F.segmentation_scores(stats, self.absent_iou)['IoU']
 
 
-@TASK_EVALUATORS.register_module(name='depth')
+@TASK_EVALUATORS.register_module()
 class DepthEvaluator(TaskEvaluator):
     """RMSE, abs_rel, log RMSE pooled over valid pixels (gt not ignore and
     positive), optionally after a scale-and-shift alignment: one fit per
@@ -120,13 +132,13 @@ class DepthEvaluator(TaskEvaluator):
 
     directions = _aligned_variants(
         dict(rmse='lower', abs_rel='lower', log_rmse='lower'))
-    delta_m_metrics = ('rmse', 'rmse_aligned', 'rmse_batch_aligned')
+    aligns = True
 
     def __init__(self, align: Optional[str] = None, ignore_index=255,
                  scope: str = 'per_image'):
         super().__init__(ignore_index)
         self.align = _check_align('depth_align', align)
-        self.scope = scope
+        self.scope = _check_scope(scope)
 
     def fit_values(self, pred, gt):
         if not self.align:
@@ -146,7 +158,7 @@ class DepthEvaluator(TaskEvaluator):
         return {k + suffix: v for k, v in F.depth_scores(stats).items()}
 
 
-@TASK_EVALUATORS.register_module(name='normals')
+@TASK_EVALUATORS.register_module()
 class NormalsEvaluator(TaskEvaluator):
     """Angular error statistics of unit normals; median from a histogram
     with ``bin_deg`` degree bins."""
@@ -154,7 +166,6 @@ class NormalsEvaluator(TaskEvaluator):
     directions = dict(mean='lower', median='lower', rmse='lower',
                       **{f'within_{t:g}': 'higher'
                          for t in F.NORMAL_ANGLE_THRESHOLDS})
-    delta_m_metrics = ('mean', )
 
     def __init__(self, bin_deg: float = 0.01, ignore_index=255):
         super().__init__(ignore_index)
@@ -169,7 +180,7 @@ class NormalsEvaluator(TaskEvaluator):
         return F.normals_scores(stats, self.bin_deg)
 
 
-@TASK_EVALUATORS.register_module(name='edge')
+@TASK_EVALUATORS.register_module()
 class EdgeEvaluator(TaskEvaluator):
     """Mean absolute error of edge probabilities, or of the raw outputs they
     came from (``l1_input='logit'``), optionally after a scale-and-shift
@@ -179,12 +190,11 @@ class EdgeEvaluator(TaskEvaluator):
     :func:`~s4t_mm.evaluation.functional.edge_tolerance_stats`).
 
     ``l1`` is the paper's "edge error"; a model can lower it by predicting
-    no edges at all, so where ``odsF_tol`` (which it cannot game that way)
-    is measured delta_m uses that instead."""
+    no edges at all, which ``odsF_tol`` does not reward."""
 
     directions = dict(_aligned_variants(dict(l1='lower')), odsF='higher',
                       odsF_tol='higher')
-    delta_m_metrics = ('odsF_tol', 'l1', 'l1_aligned', 'l1_batch_aligned')
+    aligns = True
 
     def __init__(self,
                  align: Optional[str] = None,
@@ -199,7 +209,7 @@ class EdgeEvaluator(TaskEvaluator):
                  l1_input: str = 'probability'):
         super().__init__(ignore_index)
         self.align = _check_align('edge_align', align)
-        self.scope = scope
+        self.scope = _check_scope(scope)
         check_choice('edge_pred', l1_input, EDGE_PREDS)
         self.l1_input = l1_input
         self.odsf = odsf
@@ -249,12 +259,11 @@ class EdgeEvaluator(TaskEvaluator):
         return scores
 
 
-@TASK_EVALUATORS.register_module(name='saliency')
+@TASK_EVALUATORS.register_module()
 class SaliencyEvaluator(TaskEvaluator):
     """maxF (F-beta, beta^2 = ``beta2``) over probability thresholds."""
 
     directions = dict(maxF='higher')
-    delta_m_metrics = ('maxF', )
 
     def __init__(self,
                  thresholds: Thresholds = 99,
@@ -272,8 +281,22 @@ class SaliencyEvaluator(TaskEvaluator):
         return dict(maxF=F.max_f(stats, self.beta2))
 
 
-#: The metric keys of the built-in evaluators and their directions, and
-#: their delta_m candidates (derived; :func:`F.metric_directions` and
-#: :func:`F.delta_m_candidates` include evaluators registered later).
+@TASK_EVALUATORS.register_module()
+class L1Evaluator(TaskEvaluator):
+    """Mean absolute error over labelled values, for any regression map:
+    a new dense task can be scored by naming it in its spec."""
+
+    directions = dict(l1='lower')
+
+    def stats(self, pred, gt):
+        return F.l1_stats(pred, gt, gt != self.ignore_index)
+
+    def scores(self, stats):
+        return F.l1_scores(stats)
+
+
+#: The metric keys of the built-in tasks and their directions, and their
+#: delta_m candidates (derived; :func:`F.metric_directions` and
+#: :func:`F.delta_m_candidates` include tasks registered later).
 METRIC_DIRECTIONS = F.metric_directions()
 DELTA_M_KEYS = F.delta_m_candidates()

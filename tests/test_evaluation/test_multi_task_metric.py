@@ -138,6 +138,38 @@ def test_edge_odsf_and_every_key_has_a_direction():
     assert set(METRIC_DIRECTIONS) - keys == {'delta_m'}
 
 
+def test_task_cfgs_and_the_older_keywords_give_the_same_numbers():
+    sample = tiny_sample(('semseg', 'depth', 'normals', 'edge', 'saliency'))
+    old = MultiTaskMetric(
+        num_classes=dict(semseg=3), depth_align='scale_shift',
+        edge_align='scale_shift', alignment='per_batch', edge_pred='logit',
+        edge_tolerance_f=True, edge_tolerance_px=0, absent_class_iou=0.0,
+        saliency_thresholds=[0.5], normals_bin_deg=0.1)
+    new = MultiTaskMetric(
+        num_classes=dict(semseg=3), alignment='per_batch',
+        task_cfgs=dict(
+            depth=dict(align='scale_shift'),
+            edge=dict(align='scale_shift', l1_input='logit',
+                      tolerance_f=True, tolerance_px=0),
+            semseg=dict(absent_iou=0.0), human_parts=dict(absent_iou=0.0),
+            saliency=dict(thresholds=[0.5]), normals=dict(bin_deg=0.1)))
+    assert old.task_cfgs == new.task_cfgs
+    old_out = evaluate(old, [sample, sample.clone()])
+    assert old_out == evaluate(new, [sample, sample.clone()])
+    assert 'edge/odsF_tol' in old_out and 'depth/rmse_batch_aligned' in \
+        old_out
+    assert old._evaluators['human_parts'].absent_iou == 0.0
+    with pytest.raises(ValueError, match=r"edge_thin=False and "
+                       r"task_cfgs\['edge'\]\['thin'\]=True both set it"):
+        MultiTaskMetric(edge_thin=False, task_cfgs=dict(edge=dict(thin=True)))
+    with pytest.raises(TypeError, match=r"\['edge_tolerance'\].*task_cfgs"):
+        MultiTaskMetric(edge_tolerance=1)
+    with pytest.raises(KeyError, match="'edges'.*edge"):
+        MultiTaskMetric(task_cfgs=dict(edges=dict(thin=True)))
+    with pytest.raises(ValueError, match="unknown alignment 'batch'"):
+        MultiTaskMetric(task_cfgs=dict(depth=dict(scope='batch')))
+
+
 def test_split_processing_equals_one_pass():
     """Stats gathered from two 'ranks' reduce to the one-pass metrics."""
     rng = torch.Generator().manual_seed(0)

@@ -10,19 +10,35 @@ from mmengine.structures import BaseDataElement
 
 from s4t_mm.registry import METRICS, TASK_EVALUATORS
 from s4t_mm.structures.multi_task_data_sample import GT_PREFIX, PRED_PREFIX
-from ..functional import delta_m, fit_scale_shift, metric_directions
-from ..task_evaluators import (ALIGN_SCOPES, CategoricalEvaluator,
-                               DepthEvaluator,
-                               EdgeEvaluator, Fit, NormalsEvaluator,
-                               SaliencyEvaluator, TaskEvaluator, Thresholds,
-                               check_choice)
+from s4t_mm.tasks import task_spec
+from ..functional import (delta_m, evaluated_tasks, fit_scale_shift,
+                          metric_directions)
+from ..task_evaluators import (ALIGN_SCOPES, CategoricalEvaluator, Fit,
+                               TaskEvaluator, check_choice)
+
+#: The per-task keywords MultiTaskMetric took before ``task_cfgs``, each
+#: as (task, argument of its evaluator); task None: every categorical task.
+TASK_KEYWORDS = dict(
+    depth_align=('depth', 'align'),
+    edge_align=('edge', 'align'),
+    edge_pred=('edge', 'l1_input'),
+    edge_odsf=('edge', 'odsf'),
+    edge_thresholds=('edge', 'thresholds'),
+    edge_max_dist=('edge', 'max_dist'),
+    edge_thin=('edge', 'thin'),
+    edge_tolerance_f=('edge', 'tolerance_f'),
+    edge_tolerance_px=('edge', 'tolerance_px'),
+    saliency_thresholds=('saliency', 'thresholds'),
+    saliency_beta2=('saliency', 'beta2'),
+    normals_bin_deg=('normals', 'bin_deg'),
+    absent_class_iou=(None, 'absent_iou'))
 
 
 @METRICS.register_module()
 class MultiTaskMetric(BaseMetric):
-    """Metrics of every task with a registered evaluator
-    (:data:`~s4t_mm.registry.TASK_EVALUATORS`: semseg, human_parts, depth,
-    normals, edge, saliency and any task registered since).
+    """Metrics of every task whose spec names an evaluator
+    (:mod:`s4t_mm.tasks`: semseg, human_parts, depth, normals, edge,
+    saliency and any task registered since).
 
     Each processed sample adds to ``self.results`` only small per-task
     statistics (a confusion matrix, error sums, per-threshold counts, a
@@ -35,126 +51,103 @@ class MultiTaskMetric(BaseMetric):
 
     Args:
         tasks: tasks to evaluate; None evaluates every task with both a
-            ``gt_`` and a ``pred_`` field in a sample and a registered
-            evaluator (one without is skipped with a warning). A sample
-            without the gt of a task is skipped for that task.
+            ``gt_`` and a ``pred_`` field in a sample and an evaluator (one
+            without is skipped with a warning). A sample without the gt of
+            a task is skipped for that task.
         num_classes: classes per categorical task, e.g.
-            ``dict(semseg=40, human_parts=7)``; semseg falls back to
-            ``len(dataset_meta['classes'])``.
+            ``dict(semseg=40, human_parts=7)``; a task whose spec has a
+            ``classes_key`` (semseg) falls back to the length of that
+            ``dataset_meta`` entry.
         ignore_index: label value of unlabelled pixels (all channels of it
-            for normals).
-        depth_align: None, or ``'scale_shift'`` to fit each predicted depth
-            map to its gt by least squares before measuring (keys then end
-            in ``_aligned``). The S4T reference evaluation aligns depth.
-        edge_align: the same for the edge L1 error; the S4T reference's
-            edge error is also measured after this alignment.
-        alignment: what one fit of ``depth_align`` / ``edge_align`` covers:
+            for normals), for every task.
+        alignment: what one scale-and-shift fit of an aligning evaluator
+            (depth and edge with ``align='scale_shift'``) covers:
             ``'per_image'`` (default) or ``'per_batch'``, one fit over all
             images of a ``process()`` call, i.e. of one test-loader batch,
             as the S4T reference fits its evaluation batches of 8 (keys then
-            end in ``_batch_aligned``). Batches follow the loader, so
-            reproduce reference numbers with its batch size, unshuffled, on
-            one process.
-        edge_pred: what the edge L1 error scores: ``'probability'`` (the
-            head's output; the reference's 255 * sigmoid for a NYUD-v2
-            target once a fit absorbs the 255) or ``'logit'`` (the raw
-            output recovered from it, the reference's choice for a
-            Taskonomy target). F-measures always use probabilities.
-        absent_class_iou: None (mmseg's convention: a class absent from both
-            prediction and gt over the whole set is left out of mIoU) or
-            the IoU, as a fraction, such a class gets and counts with in the
-            mean (0 in the S4T reference).
-        edge_odsf: also compute BSDS ODS F for edges. The BSDS matcher
-            costs about 20 ms per threshold for a 128x128 image on one CPU
-            core (0.4 s with 19 thresholds), hence off by default.
-        edge_thresholds: number of evenly spaced thresholds (k / (n + 1)) or
-            the thresholds themselves, for odsF.
-        edge_max_dist: odsF match tolerance as a fraction of the image
-            diagonal (BSDS: 0.0075).
-        edge_thin: thin binarised edge predictions before matching, as BSDS.
-        edge_tolerance_f: also compute ``edge/odsF_tol``, an ODS F-measure
-            whose matching allows ``edge_tolerance_px`` pixels of offset
-            (no one-to-one matching, no thinning; ~1 ms per 128x128 image).
-            Unlike ``edge/l1`` it cannot be improved by predicting no edges,
-            so delta_m prefers it where it is measured.
-        edge_tolerance_px: its tolerance in pixels.
-        saliency_thresholds: thresholds for saliency maxF, as above.
-        saliency_beta2: beta^2 of the saliency F-measure.
-        normals_bin_deg: histogram bin width (degrees) for the median angle.
+            end in ``_batch_aligned``, else ``_aligned``). Batches follow
+            the loader, so reproduce reference numbers with its batch size,
+            unshuffled, on one process.
+        task_cfgs: evaluator arguments per task, over those of its spec,
+            e.g. ``dict(edge=dict(tolerance_f=True))``; see the evaluators
+            in :mod:`s4t_mm.evaluation.task_evaluators`.
         baseline: metrics of the reference model (source-only), as a dict or
             a path to a JSON/YAML file holding that dict, flat or under a
             top-level ``'metrics'`` key. Enables ``'delta_m'``.
         delta_m_keys: metric keys for delta_m; default one per task
             (:func:`~s4t_mm.evaluation.functional.delta_m_candidates`).
+        **task_keywords: the older spelling of ``task_cfgs``
+            (:data:`TASK_KEYWORDS`), still read:
+
+            - ``depth_align``, ``edge_align``: None, or ``'scale_shift'`` to
+              fit each predicted map to its gt by least squares before
+              measuring (the S4T reference aligns depth and the edge L1).
+            - ``edge_pred``: what the edge L1 error scores:
+              ``'probability'`` (the head's output) or ``'logit'`` (the raw
+              output recovered from it, the reference's choice for a
+              Taskonomy target). F-measures always use probabilities.
+            - ``absent_class_iou``: None (mmseg's convention: a class absent
+              from both prediction and gt over the whole set is left out of
+              mIoU) or the IoU, as a fraction, such a class counts with (0
+              in the S4T reference); for every categorical task.
+            - ``edge_odsf``: also compute BSDS ODS F (about 0.4 s per
+              128x128 image with 19 thresholds on one CPU core, hence off
+              by default); ``edge_thresholds`` (a count k / (n + 1), or the
+              thresholds), ``edge_max_dist`` (fraction of the diagonal,
+              BSDS: 0.0075) and ``edge_thin`` configure it.
+            - ``edge_tolerance_f``: also compute ``edge/odsF_tol``, an ODS F
+              allowing ``edge_tolerance_px`` pixels of offset (~1 ms per
+              128x128 image); delta_m prefers it where it is measured.
+            - ``saliency_thresholds``, ``saliency_beta2``: saliency maxF.
+            - ``normals_bin_deg``: histogram bin (degrees) of the median.
     """
 
     def __init__(self,
                  tasks: Optional[Sequence[str]] = None,
                  num_classes: Optional[Dict[str, int]] = None,
                  ignore_index: int = 255,
-                 depth_align: Optional[str] = None,
-                 edge_align: Optional[str] = None,
                  alignment: str = 'per_image',
-                 edge_pred: str = 'probability',
-                 absent_class_iou: Optional[float] = None,
-                 edge_odsf: bool = False,
-                 edge_thresholds: Thresholds = 19,
-                 edge_max_dist: float = 0.0075,
-                 edge_thin: bool = True,
-                 edge_tolerance_f: bool = False,
-                 edge_tolerance_px: int = 1,
-                 saliency_thresholds: Thresholds = 99,
-                 saliency_beta2: float = 0.3,
-                 normals_bin_deg: float = 0.01,
+                 task_cfgs: Optional[Dict[str, dict]] = None,
                  baseline: Union[None, str, Dict[str, float]] = None,
                  delta_m_keys: Optional[Sequence[str]] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
-                 collect_dir: Optional[str] = None) -> None:
+                 collect_dir: Optional[str] = None,
+                 **task_keywords) -> None:
         super().__init__(
             collect_device=collect_device,
             prefix=prefix,
             collect_dir=collect_dir)
         self.tasks = None if tasks is None else list(tasks)
-        for task in (self.tasks or []) + list(num_classes or {}):
+        for task in (self.tasks or []) + list(num_classes or {}) + \
+                list(task_cfgs or {}):
             _check_task(task)
         self.num_classes = dict(num_classes or {})
         self.ignore_index = ignore_index
         check_choice('alignment', alignment, ALIGN_SCOPES)
-        if absent_class_iou is not None and not 0 <= absent_class_iou <= 1:
-            raise ValueError(f'absent_class_iou must lie in [0, 1] or be '
-                             f'None, got {absent_class_iou}')
         self.alignment = alignment
-        self.absent_class_iou = absent_class_iou
-        # categorical evaluators are built on first use, when dataset_meta
-        # (which may hold the semseg classes) has been set
-        self._evaluators: Dict[str, TaskEvaluator] = dict(
-            depth=DepthEvaluator(
-                align=depth_align, ignore_index=ignore_index,
-                scope=alignment),
-            normals=NormalsEvaluator(
-                bin_deg=normals_bin_deg, ignore_index=ignore_index),
-            edge=EdgeEvaluator(
-                align=edge_align,
-                odsf=edge_odsf,
-                thresholds=edge_thresholds,
-                max_dist=edge_max_dist,
-                thin=edge_thin,
-                tolerance_f=edge_tolerance_f,
-                tolerance_px=edge_tolerance_px,
-                ignore_index=ignore_index,
-                scope=alignment,
-                l1_input=edge_pred),
-            saliency=SaliencyEvaluator(
-                thresholds=saliency_thresholds,
-                beta2=saliency_beta2,
-                ignore_index=ignore_index))
+        self.task_cfgs = _merge_task_keywords(task_cfgs or {}, task_keywords)
+        self._evaluators: Dict[str, TaskEvaluator] = {
+            task: self._build_evaluator(task) for task in evaluated_tasks()}
         self._unevaluated = set()  # tasks warned about, without evaluator
         self.baseline = None if baseline is None else _load_metrics(
             baseline, self.prefix)
         if delta_m_keys is not None:
             _check_metric_keys(delta_m_keys, 'delta_m_keys')
         self.delta_m_keys = delta_m_keys
+
+    def _build_evaluator(self, task: str) -> TaskEvaluator:
+        """The evaluator of ``task``'s spec with this metric's shared
+        arguments, then ``task_cfgs[task]``; a categorical one gets its
+        class count on first use if ``num_classes`` lacks it."""
+        cfg = dict(task_spec(task).evaluator, ignore_index=self.ignore_index)
+        cls = TASK_EVALUATORS.get(cfg['type'])
+        if cls.aligns:
+            cfg['scope'] = self.alignment
+        if task in self.num_classes:
+            cfg['num_classes'] = self.num_classes[task]
+        cfg.update(self.task_cfgs.get(task, {}))
+        return TASK_EVALUATORS.build(cfg)
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         """Add one statistics dict ``{task: stats}`` per sample; with
@@ -174,8 +167,7 @@ class MultiTaskMetric(BaseMetric):
                         f'differs from gt shape {tuple(gt.shape)}')
                 maps[task] = (pred, gt)
             pairs.append(maps)
-        fits = self._batch_fits(pairs) \
-            if self.alignment == 'per_batch' else {}
+        fits = self._batch_fits(pairs)
         for maps in pairs:
             entry = {}
             for task, (pred, gt) in maps.items():
@@ -188,12 +180,15 @@ class MultiTaskMetric(BaseMetric):
             self.results.append(entry)
 
     def _batch_fits(self, pairs: List[dict]) -> Dict[str, Fit]:
-        """One least-squares (scale, shift) per aligned task over every
-        valid pixel of the batch's samples."""
+        """One least-squares (scale, shift) per task aligned per batch over
+        every valid pixel of the batch's samples."""
         values: Dict[str, list] = {}
         for maps in pairs:
             for task, (pred, gt) in maps.items():
-                pixels = self._evaluator(task).fit_values(pred, gt)
+                evaluator = self._evaluator(task)
+                if not evaluator.aligns or evaluator.scope != 'per_batch':
+                    continue
+                pixels = evaluator.fit_values(pred, gt)
                 if pixels is not None:
                     values.setdefault(task, []).append(pixels)
         fits = {}
@@ -240,42 +235,42 @@ class MultiTaskMetric(BaseMetric):
         return tasks
 
     def _has_evaluator(self, task: str) -> bool:
-        """Whether ``task`` has a registered evaluator; warns (once per
+        """Whether ``task``'s spec names an evaluator; warns (once per
         task) when not."""
-        if task in self._evaluators or TASK_EVALUATORS.get(task) is not None:
+        if task in self._evaluators or task in evaluated_tasks():
             return True
         if task not in self._unevaluated:
             self._unevaluated.add(task)
             print_log(f'MultiTaskMetric: no evaluator registered for task '
-                      f'{task!r}, which is not evaluated; registered: '
-                      f'{sorted(TASK_EVALUATORS.module_dict)}',
+                      f'{task!r} (its task spec names none), which is not '
+                      f'evaluated; evaluated tasks: '
+                      f'{sorted(evaluated_tasks())}',
                       logger='current', level=logging.WARNING)
         return False
 
     def _evaluator(self, task: str) -> TaskEvaluator:
-        if task not in self._evaluators:
-            cls = TASK_EVALUATORS.get(task)
-            kwargs = dict(ignore_index=self.ignore_index)
-            if issubclass(cls, CategoricalEvaluator):
-                kwargs['num_classes'] = self._num_classes(task)
-                kwargs['absent_iou'] = self.absent_class_iou
-            self._evaluators[task] = cls(**kwargs)
-        return self._evaluators[task]
+        if task not in self._evaluators:  # a spec registered since
+            self._evaluators[task] = self._build_evaluator(task)
+        evaluator = self._evaluators[task]
+        if isinstance(evaluator, CategoricalEvaluator) and \
+                evaluator.num_classes is None:
+            evaluator.num_classes = self._num_classes(task)
+        return evaluator
 
     def _num_classes(self, task: str) -> int:
-        if task in self.num_classes:
-            return self.num_classes[task]
-        classes = (self.dataset_meta or {}).get('classes')
-        if task == 'semseg' and classes is not None:
+        key = task_spec(task).classes_key
+        classes = (self.dataset_meta or {}).get(key) if key else None
+        if classes is not None:
             return len(classes)
         raise ValueError(
             f'number of classes of {task!r} unknown: pass '
             f'num_classes=dict({task}=...)' +
-            (" or set dataset_meta['classes']" if task == 'semseg' else ''))
+            (f" or set dataset_meta['{key}']" if key else ''))
 
     def _log_per_class_iou(self, task: str, iou) -> None:
-        names = (self.dataset_meta or {}).get('classes')
-        if task != 'semseg' or names is None or len(names) != len(iou):
+        key = task_spec(task).classes_key
+        names = (self.dataset_meta or {}).get(key) if key else None
+        if names is None or len(names) != len(iou):
             names = [str(i) for i in range(len(iou))]
         print_log(
             f'{task} IoU per class: ' +
@@ -284,10 +279,35 @@ class MultiTaskMetric(BaseMetric):
 
 
 def _check_task(task: str) -> str:
-    if TASK_EVALUATORS.get(task) is None:
+    if task not in evaluated_tasks():
         raise KeyError(f'no evaluator for task {task!r}; evaluated tasks: '
-                       f'{sorted(TASK_EVALUATORS.module_dict)}')
+                       f'{sorted(evaluated_tasks())}')
     return task
+
+
+def _merge_task_keywords(task_cfgs: Dict[str, dict],
+                         task_keywords: dict) -> Dict[str, dict]:
+    """``task_cfgs`` with the older per-task keywords folded in."""
+    unknown = sorted(set(task_keywords) - set(TASK_KEYWORDS))
+    if unknown:
+        raise TypeError(
+            f'MultiTaskMetric got unknown argument(s) {unknown}; per-task '
+            f'options go in task_cfgs=dict(<task>=dict(...)) or are one of '
+            f'{", ".join(TASK_KEYWORDS)}')
+    merged = {task: dict(cfg) for task, cfg in task_cfgs.items()}
+    for keyword, value in task_keywords.items():
+        task, arg = TASK_KEYWORDS[keyword]
+        tasks = [task] if task else [
+            t for t, cls in evaluated_tasks().items()
+            if issubclass(cls, CategoricalEvaluator)]
+        for t in tasks:
+            cfg = merged.setdefault(t, {})
+            if arg in cfg:
+                raise ValueError(
+                    f'{keyword}={value!r} and task_cfgs[{t!r}][{arg!r}]='
+                    f'{cfg[arg]!r} both set it; keep one')
+            cfg[arg] = value
+    return merged
 
 
 def _check_metric_keys(keys, what: str) -> None:
