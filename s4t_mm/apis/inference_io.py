@@ -25,24 +25,12 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from s4t_mm.engine.checkpoint import atomic_write_bytes
-from s4t_mm.structures.task_maps import task_map_spec
+from s4t_mm.tasks import task_spec
 
 IMAGE_EXTENSIONS = ('.bmp', '.jpeg', '.jpg', '.pgm', '.png', '.ppm',
                     '.tif', '.tiff', '.webp')
 VIDEO_EXTENSIONS = ('.avi', '.m4v', '.mkv', '.mov', '.mp4', '.webm')
 RAW_FORMATS = ('png', 'npy')
-
-#: How each task's prediction is stored in a 16-bit PNG; ``value = png /
-#: scale + offset`` reads it back. Categorical tasks store class ids.
-PNG16_ENCODINGS = dict(
-    depth=dict(scale=1000.0, offset=0.0,
-               note='depth * 1000 (millimetres for a model in metres), '
-               'clipped to 0..65535'),
-    normals=dict(scale=65535 / 2, offset=-1.0,
-                 note='(n + 1) / 2 * 65535 per channel, RGB = xyz'),
-    edge=dict(scale=65535.0, offset=0.0, note='probability * 65535'),
-    saliency=dict(scale=65535.0, offset=0.0, note='probability * 65535'),
-)
 
 
 @dataclass
@@ -346,20 +334,23 @@ def write_npy(path: str, array: np.ndarray) -> None:
 
 def raw_encoding(task: str, raw_format: str) -> dict:
     """How :func:`write_raw` stores ``task``'s prediction in ``raw_format``
-    (recorded in the summary, so the files can be read back)."""
+    (recorded in the summary, so the files can be read back): its task
+    spec's ``png16`` encoding, class ids for a categorical task, else
+    float32 ``.npy``."""
     if raw_format not in RAW_FORMATS:
         raise ValueError(f'unknown raw format {raw_format!r}; valid: '
                          f'{", ".join(RAW_FORMATS)}')
-    spec = task_map_spec(task)
+    spec = task_spec(task)
+    categorical = spec.label_map.categorical
     if raw_format == 'npy':
         return dict(format='npy', note='float32 (H, W) or (H, W, C); '
-                    'class ids as int32' if not spec.categorical else
+                    'class ids as int32' if not categorical else
                     'int32 class ids (H, W)')
-    if spec.categorical:
+    if categorical:
         return dict(format='png16', scale=1.0, offset=0.0,
                     note='class ids, uint16')
-    if task in PNG16_ENCODINGS:
-        return dict(format='png16', **PNG16_ENCODINGS[task])
+    if spec.png16 is not None:
+        return dict(format='png16', **spec.png16)
     return dict(format='npy', note=f'no 16-bit PNG encoding for {task!r}; '
                 'float32 .npy instead')
 
@@ -372,7 +363,8 @@ def write_raw(path_stem: str, task: str, data: np.ndarray,
     if hwc.shape[2] == 1:
         hwc = hwc[..., 0]
     if enc['format'] == 'npy':
-        dtype = np.int32 if task_map_spec(task).categorical else np.float32
+        dtype = np.int32 if task_spec(task).label_map.categorical \
+            else np.float32
         write_npy(path_stem + '.npy', np.ascontiguousarray(hwc, dtype=dtype))
         return path_stem + '.npy'
     values = np.rint((hwc.astype(np.float64) - enc['offset']) * enc['scale'])

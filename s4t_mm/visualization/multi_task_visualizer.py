@@ -14,16 +14,16 @@ from mmengine.visualization import Visualizer
 from s4t_mm.registry import VISUALIZERS
 from s4t_mm.structures.multi_task_data_sample import GT_PREFIX, PRED_PREFIX
 from s4t_mm.structures.task_maps import task_map_spec
+from s4t_mm.tasks import TaskSpecView, task_spec, task_specs
 
 #: How a task's map is drawn: ``palette`` (class colours blended over the
 #: image), ``colormap`` (a scalar map through a colour map, one range shared
 #: by the ground truth and every prediction of the task), ``normals``
 #: (unit vectors as RGB ``(n + 1) / 2``), ``overlay`` (a probability or
-#: binary map tinting the dimmed image). ``sem_seg`` is mmseg's field name.
-TASK_STYLES = dict(
-    semseg='palette', human_parts='palette', sem_seg='palette',
-    depth='colormap', normals='normals', edge='overlay', saliency='overlay')
+#: binary map tinting the dimmed image).
 STYLES = ('palette', 'colormap', 'normals', 'overlay')
+#: ``{task: style}`` of the task specs that declare one (a live view).
+TASK_STYLES = TaskSpecView('style')
 IGNORE_COLOR = (128, 128, 128)
 _BACKGROUND = 255
 _SPACING = 2
@@ -60,10 +60,10 @@ class MultiTaskVisualizer(Visualizer):
         alpha: weight of palette colours over the image.
         overlay_color: RGB colour of ``overlay`` maps (edges, saliency).
         cmap: matplotlib colour map of ``colormap`` tasks (depth).
-        task_styles: task -> style overrides/additions (see
-            :data:`TASK_STYLES`); tasks in neither are drawn by their label
-            map spec: categorical -> palette, unit vectors -> normals,
-            one channel -> colormap.
+        task_styles: task -> style, over those of the task specs
+            (:data:`TASK_STYLES`); tasks in neither are drawn by their label
+            map: categorical -> palette, unit vectors -> normals, one
+            channel -> colormap.
         draw_labels: write column and row names around the grid.
     """
 
@@ -88,14 +88,22 @@ class MultiTaskVisualizer(Visualizer):
         self.alpha = alpha
         self.overlay_color = np.asarray(overlay_color, dtype=np.float32)
         self.cmap = matplotlib.colormaps[cmap]
-        self.task_styles = {**TASK_STYLES, **(task_styles or {})}
+        self.task_styles = dict(task_styles or {})
         self.draw_labels = draw_labels
 
     # -- one task map ----------------------------------------------------
     def task_style(self, task: str, channels: int) -> str:
-        """The drawing style of ``task`` (see :data:`TASK_STYLES`)."""
+        """The drawing style of ``task``: this visualizer's
+        ``task_styles``, else its spec's, else from its label map."""
         if task in self.task_styles:
             return self.task_styles[task]
+        style = task_spec(task).style
+        if style is not None:
+            if style not in STYLES:
+                raise ValueError(f'the task spec of {task!r} has the unknown '
+                                 f'style {style!r}; valid styles: '
+                                 f'{", ".join(STYLES)}')
+            return style
         spec = task_map_spec(task)
         if spec.categorical:
             return 'palette'
@@ -159,11 +167,10 @@ class MultiTaskVisualizer(Visualizer):
         """``(N, 3)`` RGB colours of the class ids of ``task``, at least
         ``num_ids`` of them: the dataset's, then generated ones."""
         meta = self.dataset_meta or {}
-        key = 'palette' if task in ('semseg', 'sem_seg') else \
-            f'{task}_palette'
-        colors = [tuple(c) for c in meta.get(key) or []]
-        classes = meta.get('classes' if key == 'palette' else
-                           f'{task}_classes') or []
+        spec = task_spec(task)
+        colors = [tuple(c) for c in
+                  meta.get(spec.palette_key or f'{task}_palette') or []]
+        classes = meta.get(spec.classes_key or f'{task}_classes') or []
         needed = max(num_ids, len(classes), len(colors))
         if len(colors) < needed:
             tab = matplotlib.colormaps['tab20']
@@ -368,11 +375,11 @@ def _task_fields(sample: BaseDataElement, prefix: str) -> List[str]:
 
 def _tasks_of(rows, meta_tasks: Sequence[str]) -> List[str]:
     """Every task with a map in some row, in a fixed order: the dataset's
-    task order, then that of :data:`TASK_STYLES`, then by name."""
+    task order, then the order tasks are registered in, then by name."""
     tasks = {t for _, sample, is_gt in rows
              for t in _task_fields(sample, GT_PREFIX if is_gt else
                                    PRED_PREFIX)}
-    order = list(meta_tasks) + [t for t in TASK_STYLES
+    order = list(meta_tasks) + [t for t in task_specs()
                                 if t not in meta_tasks]
 
     def rank(task):
