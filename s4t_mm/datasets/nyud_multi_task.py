@@ -2,9 +2,8 @@
 import os.path as osp
 from typing import Optional, Sequence, Union
 
-from mmengine.dataset import BaseDataset
-
-from s4t_mm.datasets.label_maps import NYUD40_CLASSES, resolve_label_map
+from s4t_mm.datasets.base_multi_task_dataset import BaseMultiTaskDataset
+from s4t_mm.datasets.label_maps import NYUD40_CLASSES
 from s4t_mm.registry import DATASETS
 
 NYUD_LAYOUT = """\
@@ -18,13 +17,11 @@ NYUD_LAYOUT = """\
 
 
 @DATASETS.register_module()
-class NYUDMultiTaskDataset(BaseDataset):
+class NYUDMultiTaskDataset(BaseMultiTaskDataset):
     """NYUD-v2 with semseg, depth, normals and edge maps (layout above).
 
-    Each sample carries ``img_path``, ``ann_paths`` ({task: file}),
-    ``domain`` and ``sample_id``; :class:`LoadMultiTaskAnnotations` decodes
-    the maps with the decoders this dataset declares. Semantic labels are the
-    40 NYU classes as ids 0..39 (unlabeled -> 255), or a shared label set.
+    Semantic labels are the 40 NYU classes as ids 0..39 (unlabeled -> 255),
+    or a shared label set.
 
     Args:
         data_root: dataset root (from the config).
@@ -35,14 +32,18 @@ class NYUDMultiTaskDataset(BaseDataset):
         normal_signs: per-axis sign applied to decoded normals, to bring
             them into the frame shared with the other dataset of a pair.
         domain: name stored with every sample.
-        **kwargs: passed to ``mmengine.dataset.BaseDataset``.
+        **kwargs: passed to :class:`BaseMultiTaskDataset`.
     """
     METAINFO = dict(classes=NYUD40_CLASSES)
+    NAME = 'NYUD-v2'
+    SOURCE = 'nyud'
+    LAYOUT = NYUD_LAYOUT
     TASK_FILES = dict(
         semseg=('segmentation', '.png'),
         depth=('depth', '.npy'),
         normals=('normals', '.png'),
         edge=('edge', '.png'))
+    TASKS = tuple(TASK_FILES)
     IMG_SUFFIXES = ('.png', '.jpg')
 
     def __init__(self,
@@ -55,49 +56,33 @@ class NYUDMultiTaskDataset(BaseDataset):
                  domain: str = 'nyud',
                  metainfo: Optional[dict] = None,
                  **kwargs) -> None:
-        unknown = sorted(set(tasks) - set(self.TASK_FILES))
-        if unknown:
-            raise ValueError(f'unknown NYUD-v2 tasks {unknown}; valid: '
-                             f'{", ".join(self.TASK_FILES)}')
-        self.tasks = tuple(tasks)
         self.split = split
-        self.domain = domain
-        label_map = resolve_label_map(label_map, 'nyud')
-        self.ann_decoders = dict(
-            semseg=dict(
-                type='class_png',
-                reduce_zero_label=True,
-                label_map=label_map and label_map['mapping']),
-            depth=dict(type='depth_npy', invalid_values=(0, )),
-            normals=dict(
-                type='normals_png',
-                signs=tuple(normal_signs),
-                zero_is_ignore=True),
-            edge=dict(type='binary_png', threshold=0))
-        metainfo = dict(metainfo or {})
-        if label_map is not None:
-            metainfo.setdefault('classes', label_map['classes'])
-        metainfo.setdefault('tasks', self.tasks)
+        self.normal_signs = tuple(normal_signs)
         super().__init__(
-            ann_file=osp.join('gt_sets', f'{split}.txt'),
             data_root=data_root,
+            tasks=tasks,
+            label_map=label_map,
+            domain=domain,
+            ann_file=osp.join('gt_sets', f'{split}.txt'),
             metainfo=metainfo,
             **kwargs)
 
-    def load_data_list(self) -> list:
-        if not osp.isdir(self.data_root):
-            raise FileNotFoundError(
-                f'NYUD-v2 data_root {self.data_root!r} does not exist; '
-                f'expected layout:\n{NYUD_LAYOUT}')
-        if not osp.isfile(self.ann_file):
-            raise FileNotFoundError(
-                f'NYUD-v2 split list {self.ann_file} not found (data_root='
-                f'{self.data_root!r}, split={self.split!r}); expected '
-                f'layout:\n{NYUD_LAYOUT}')
-        with open(self.ann_file) as f:
-            ids = [line.strip() for line in f if line.strip()]
+    def build_ann_decoders(self, label_mapping):
+        return dict(
+            semseg=dict(
+                type='class_png',
+                reduce_zero_label=True,
+                label_map=label_mapping),
+            depth=dict(type='depth_npy', invalid_values=(0, )),
+            normals=dict(
+                type='normals_png',
+                signs=self.normal_signs,
+                zero_is_ignore=True),
+            edge=dict(type='binary_png', threshold=0))
+
+    def list_samples(self) -> list:
         data_list, missing = [], []
-        for sample_id in ids:
+        for sample_id in self.read_split(self.split):
             candidates = [
                 osp.join(self.data_root, 'images', sample_id + suffix)
                 for suffix in self.IMG_SUFFIXES
@@ -111,20 +96,6 @@ class NYUDMultiTaskDataset(BaseDataset):
                 if task in self.tasks
             }
             missing += [p for p in ann_paths.values() if not osp.isfile(p)]
-            data_list.append(
-                dict(
-                    img_path=img_path,
-                    ann_paths=ann_paths,
-                    domain=self.domain,
-                    sample_id=sample_id))
-        if missing:
-            raise FileNotFoundError(
-                f'{len(missing)} NYUD-v2 files listed by {self.ann_file} are '
-                f'missing, e.g. {missing[:3]}; expected layout:\n'
-                f'{NYUD_LAYOUT}')
+            data_list.append(self.sample(img_path, ann_paths, sample_id))
+        self.check_files(missing)
         return data_list
-
-    def get_data_info(self, idx: int) -> dict:
-        data_info = super().get_data_info(idx)
-        data_info['ann_decoders'] = self.ann_decoders
-        return data_info

@@ -2,9 +2,8 @@
 import os.path as osp
 from typing import Mapping, Optional, Sequence, Union
 
-from mmengine.dataset import BaseDataset
-
-from s4t_mm.datasets.label_maps import PASCAL_VOC_CLASSES, resolve_label_map
+from s4t_mm.datasets.base_multi_task_dataset import BaseMultiTaskDataset
+from s4t_mm.datasets.label_maps import PASCAL_VOC_CLASSES
 from s4t_mm.registry import DATASETS
 
 PASCAL_CONTEXT_LAYOUT = """\
@@ -39,7 +38,7 @@ PASCAL_PERSON_CLASS = 15
 
 
 @DATASETS.register_module()
-class PascalContextMultiTaskDataset(BaseDataset):
+class PascalContextMultiTaskDataset(BaseMultiTaskDataset):
     """PASCAL-Context with semseg, human parts, normals, saliency and edges.
 
     Semantic labels are the 21 VOC ids as stored (255 = ignore) or a shared
@@ -60,10 +59,13 @@ class PascalContextMultiTaskDataset(BaseDataset):
             normals count as ground truth; None keeps all pixels.
         normal_signs: per-axis sign applied to decoded normals.
         domain: name stored with every sample.
-        **kwargs: passed to ``mmengine.dataset.BaseDataset``.
+        **kwargs: passed to :class:`BaseMultiTaskDataset`.
     """
     METAINFO = dict(
         classes=PASCAL_VOC_CLASSES, human_parts_classes=HUMAN_PART_CLASSES)
+    NAME = 'PASCAL-Context'
+    SOURCE = 'pascal_context'
+    LAYOUT = PASCAL_CONTEXT_LAYOUT
     CONTEXT_LABEL_DIR = osp.join('pascal-context', 'trainval')
     # task -> (folders to try in order, suffix)
     TASK_FILES = dict(
@@ -73,6 +75,7 @@ class PascalContextMultiTaskDataset(BaseDataset):
         normals=(('normals_distill', ), '.png'),
         saliency=(('sal_distill', ), '.png'),
         edge=((CONTEXT_LABEL_DIR, ), '.mat'))
+    TASKS = tuple(TASK_FILES)
 
     def __init__(self,
                  data_root: str,
@@ -86,54 +89,37 @@ class PascalContextMultiTaskDataset(BaseDataset):
                  domain: str = 'pascal_context',
                  metainfo: Optional[dict] = None,
                  **kwargs) -> None:
-        unknown = sorted(set(tasks) - set(self.TASK_FILES))
-        if unknown:
-            raise ValueError(f'unknown PASCAL-Context tasks {unknown}; '
-                             f'valid: {", ".join(self.TASK_FILES)}')
-        self.tasks = tuple(tasks)
         self.split = split
-        self.domain = domain
+        self.part_ids = dict(part_ids)
         self.normals_valid_labels = normals_valid_labels
-        label_map = resolve_label_map(label_map, 'pascal_context')
-        self.ann_decoders = dict(
-            semseg=dict(
-                type='class_png',
-                label_map=label_map and label_map['mapping']),
-            human_parts=dict(
-                type='pascal_parts_mat',
-                part_ids=dict(part_ids),
-                person_class=PASCAL_PERSON_CLASS),
-            normals=dict(
-                type='normals_png',
-                signs=tuple(normal_signs),
-                valid_labels=None if normals_valid_labels is None else
-                tuple(normals_valid_labels)),
-            saliency=dict(type='binary_png', threshold=127),
-            edge=dict(type='label_boundary_mat', key='LabelMap', thin=True))
-        metainfo = dict(metainfo or {})
-        if label_map is not None:
-            metainfo.setdefault('classes', label_map['classes'])
-        metainfo.setdefault('tasks', self.tasks)
+        self.normal_signs = tuple(normal_signs)
         super().__init__(
-            ann_file=osp.join('ImageSets', 'Context', f'{split}.txt'),
             data_root=data_root,
+            tasks=tasks,
+            label_map=label_map,
+            domain=domain,
+            ann_file=osp.join('ImageSets', 'Context', f'{split}.txt'),
             metainfo=metainfo,
             **kwargs)
 
-    def load_data_list(self) -> list:
-        if not osp.isdir(self.data_root):
-            raise FileNotFoundError(
-                f'PASCAL-Context data_root {self.data_root!r} does not exist;'
-                f' expected layout:\n{PASCAL_CONTEXT_LAYOUT}')
-        if not osp.isfile(self.ann_file):
-            raise FileNotFoundError(
-                f'PASCAL-Context split list {self.ann_file} not found '
-                f'(data_root={self.data_root!r}, split={self.split!r}); '
-                f'expected layout:\n{PASCAL_CONTEXT_LAYOUT}')
-        with open(self.ann_file) as f:
-            ids = [line.strip() for line in f if line.strip()]
+    def build_ann_decoders(self, label_mapping):
+        return dict(
+            semseg=dict(type='class_png', label_map=label_mapping),
+            human_parts=dict(
+                type='pascal_parts_mat',
+                part_ids=self.part_ids,
+                person_class=PASCAL_PERSON_CLASS),
+            normals=dict(
+                type='normals_png',
+                signs=self.normal_signs,
+                valid_labels=None if self.normals_valid_labels is None else
+                tuple(self.normals_valid_labels)),
+            saliency=dict(type='binary_png', threshold=127),
+            edge=dict(type='label_boundary_mat', key='LabelMap', thin=True))
+
+    def list_samples(self) -> list:
         data_list, missing = [], []
-        for sample_id in ids:
+        for sample_id in self.read_split(self.split):
             img_path = osp.join(self.data_root, 'JPEGImages',
                                 sample_id + '.jpg')
             ann_paths = self._ann_paths(sample_id)
@@ -143,17 +129,8 @@ class PascalContextMultiTaskDataset(BaseDataset):
                           entry.values())
             ]
             missing += [p for p in files if not osp.isfile(p)]
-            data_list.append(
-                dict(
-                    img_path=img_path,
-                    ann_paths=ann_paths,
-                    domain=self.domain,
-                    sample_id=sample_id))
-        if missing:
-            raise FileNotFoundError(
-                f'{len(missing)} PASCAL-Context files listed by '
-                f'{self.ann_file} are missing, e.g. {missing[:3]}; expected '
-                f'layout:\n{PASCAL_CONTEXT_LAYOUT}')
+            data_list.append(self.sample(img_path, ann_paths, sample_id))
+        self.check_files(missing)
         return data_list
 
     def _ann_paths(self, sample_id: str) -> dict:
@@ -172,8 +149,3 @@ class PascalContextMultiTaskDataset(BaseDataset):
                 label_file=osp.join(self.data_root, self.CONTEXT_LABEL_DIR,
                                     sample_id + '.mat'))
         return ann_paths
-
-    def get_data_info(self, idx: int) -> dict:
-        data_info = super().get_data_info(idx)
-        data_info['ann_decoders'] = self.ann_decoders
-        return data_info

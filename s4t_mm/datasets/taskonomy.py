@@ -8,11 +8,11 @@ from collections import Counter
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
-from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 from scipy.ndimage import gaussian_filter
 
-from s4t_mm.datasets.label_maps import TASKONOMY_CLASSES, resolve_label_map
+from s4t_mm.datasets.base_multi_task_dataset import BaseMultiTaskDataset
+from s4t_mm.datasets.label_maps import TASKONOMY_CLASSES
 from s4t_mm.datasets.transforms.loading import (_mask_depth, _read_png,
                                                 _single_channel,
                                                 register_ann_decoder)
@@ -69,7 +69,7 @@ def decode_taskonomy_edge_strength_png(
 
 
 @DATASETS.register_module()
-class TaskonomyDataset(BaseDataset):
+class TaskonomyDataset(BaseMultiTaskDataset):
     """Taskonomy views with semseg, depth, normals and edges.
 
     Files of one view are paired by the ``(building, point, view)`` parsed
@@ -112,15 +112,19 @@ class TaskonomyDataset(BaseDataset):
         view_order: ``'numeric'`` or ``'filename'``, see above.
         on_missing: 'skip' or 'error' for incomplete views and buildings.
         domain: name stored with every sample.
-        **kwargs: passed to ``mmengine.dataset.BaseDataset``.
+        **kwargs: passed to :class:`BaseMultiTaskDataset`.
     """
     METAINFO = dict(classes=TASKONOMY_CLASSES)
+    NAME = 'Taskonomy'
+    SOURCE = 'taskonomy'
+    LAYOUT = TASKONOMY_LAYOUT
     IMG_DOMAIN = 'rgb'
     TASK_DOMAINS = dict(
         semseg='segment_semantic',
         depth='depth_zbuffer',
         normals='normal',
         edge='edge_occlusion')
+    TASKS = tuple(TASK_DOMAINS)
 
     def __init__(self,
                  data_root: str,
@@ -139,10 +143,6 @@ class TaskonomyDataset(BaseDataset):
                  domain: str = 'taskonomy',
                  metainfo: Optional[dict] = None,
                  **kwargs) -> None:
-        unknown = sorted(set(tasks) - set(self.TASK_DOMAINS))
-        if unknown:
-            raise ValueError(f'unknown Taskonomy tasks {unknown}; valid: '
-                             f'{", ".join(self.TASK_DOMAINS)}')
         for name, value, valid in (('depth_units', depth_units, DEPTH_UNITS),
                                    ('edge_target', edge_target, EDGE_TARGETS),
                                    ('view_order', view_order, VIEW_ORDERS)):
@@ -155,37 +155,37 @@ class TaskonomyDataset(BaseDataset):
         if on_missing not in ('skip', 'error'):
             raise ValueError(f"on_missing must be 'skip' or 'error', got "
                              f'{on_missing!r}')
-        self.tasks = tuple(tasks)
         self.buildings = buildings
         self.split_columns = tuple(split_columns)
+        self.normal_signs = tuple(normal_signs)
+        self.depth_units = depth_units
+        self.edge_target = edge_target
+        self.edge_threshold = edge_threshold
+        self.edge_blur_sigma = edge_blur_sigma
         self.on_missing = on_missing
         self.view_order = view_order
-        self.domain = domain
-        label_map = resolve_label_map(label_map, 'taskonomy')
-        self.ann_decoders = dict(
-            semseg=dict(
-                type='class_png',
-                label_map=label_map and label_map['mapping']),
+        super().__init__(
+            data_root=data_root,
+            tasks=tasks,
+            label_map=label_map,
+            domain=domain,
+            metainfo=metainfo,
+            **kwargs)
+
+    def build_ann_decoders(self, label_mapping):
+        return dict(
+            semseg=dict(type='class_png', label_map=label_mapping),
             depth=dict(
                 type='depth_png', scale=1 / 512, invalid_values=(65535, ))
-            if depth_units == 'metres' else dict(
+            if self.depth_units == 'metres' else dict(
                 type='taskonomy_log_depth_png', invalid_values=(65535, )),
-            normals=dict(type='normals_png', signs=tuple(normal_signs)),
-            edge=dict(type='binary_png', threshold=edge_threshold)
-            if edge_target == 'binary' else dict(
+            normals=dict(type='normals_png', signs=self.normal_signs),
+            edge=dict(type='binary_png', threshold=self.edge_threshold)
+            if self.edge_target == 'binary' else dict(
                 type='taskonomy_edge_strength_png',
-                blur_sigma=edge_blur_sigma))
-        metainfo = dict(metainfo or {})
-        if label_map is not None:
-            metainfo.setdefault('classes', label_map['classes'])
-        metainfo.setdefault('tasks', self.tasks)
-        super().__init__(data_root=data_root, metainfo=metainfo, **kwargs)
+                blur_sigma=self.edge_blur_sigma))
 
-    def load_data_list(self) -> list:
-        if not osp.isdir(self.data_root):
-            raise FileNotFoundError(
-                f'Taskonomy data_root {self.data_root!r} does not exist; '
-                f'expected layout:\n{TASKONOMY_LAYOUT}')
+    def list_samples(self) -> list:
         data_list, skipped = [], Counter()
         for building in self._building_list():
             views = self._list_views(building, self.IMG_DOMAIN)
@@ -209,13 +209,9 @@ class TaskonomyDataset(BaseDataset):
                         f'{self._view_path(building, domain, key)}')
                     skipped.update(lacking)
                     continue
-                data_list.append(
-                    dict(
-                        img_path=views[key],
-                        ann_paths={t: v[key]
-                                   for t, v in task_views.items()},
-                        domain=self.domain,
-                        sample_id=f'{building}/point_{key[0]}_view_{key[1]}'))
+                data_list.append(self.sample(
+                    views[key], {t: v[key] for t, v in task_views.items()},
+                    f'{building}/point_{key[0]}_view_{key[1]}'))
         if skipped:
             print_log(
                 f'Taskonomy: skipped incomplete data under {self.data_root} '
@@ -280,8 +276,3 @@ class TaskonomyDataset(BaseDataset):
         if self.on_missing == 'error':
             raise FileNotFoundError(f'Taskonomy: {message}; expected '
                                     f'layout:\n{TASKONOMY_LAYOUT}')
-
-    def get_data_info(self, idx: int) -> dict:
-        data_info = super().get_data_info(idx)
-        data_info['ann_decoders'] = self.ann_decoders
-        return data_info
