@@ -44,28 +44,31 @@ def _params(model):
 
 def test_stochastic_restore_rate():
     source = _params(TinySegmentor())
-    moved = {}
+    graded = {}
 
     def stepped(restore_prob):
         model = TinySegmentor()
-        _adapter(model, restore_prob=restore_prob).adapt(_inputs(), steps=1,
-                                                         seed=3)
+        adapter = _adapter(model, restore_prob=restore_prob)
+        adapter.optimizer.register_step_pre_hook(lambda *args: graded.update(
+            {n: p.grad != 0 for n, p in model.named_parameters()}))
+        adapter.adapt(_inputs(), steps=1, seed=3)
         return _params(model)
 
-    # without restores, Adam's first step moves every element by ~lr
-    for n, p in stepped(0.0).items():
-        moved[n] = p != source[n]
+    # p = 0: Adam's first step moves exactly the elements with a gradient
+    # (each by ~lr), nothing is restored
+    moved = {n: p != source[n] for n, p in stepped(0.0).items()}
+    assert all(torch.equal(moved[n], graded[n]) for n in source)
     total = sum(int(m.sum()) for m in moved.values())
     assert total > 0.99 * sum(p.numel() for p in source.values())
-    for p in (0.3, 1.0):
+    for p in (0.01, 0.3, 1.0):
         after = stepped(p)
         restored = sum(int(((after[n] == source[n]) & moved[n]).sum())
                        for n in source)
-        if p == 1.0:
-            assert all(torch.equal(after[n], source[n]) for n in source)
         # within 5 standard deviations of the binomial count
         assert abs(restored - p * total) <= 5 * math.sqrt(
             total * p * (1 - p)) + 1e-9
+    # p = 1: everything is restored, bitwise
+    assert all(torch.equal(after[n], source[n]) for n in source)
 
 
 def test_teacher_is_the_moving_average_of_the_student():

@@ -191,12 +191,19 @@ class SarAdapter(TentAdapter):
         self._ema = torch.where(any_kept & torch.isfinite(loss), blended,
                                 self._ema)
 
+    def adapt(self, inputs: torch.Tensor, steps: int,
+              seed: Optional[int] = None) -> None:
+        before = self.stats['recoveries']
+        super().adapt(inputs, steps, seed=seed)
+        recovered = self.stats['recoveries'] - before
+        if recovered:
+            print_log(f'SarAdapter: the loss average fell below '
+                      f'{self.reset_threshold} {recovered} time(s) in '
+                      f'{steps} steps; the source state was restored each '
+                      'time', logger='current')
+
     def _recover_if_collapsed(self) -> None:
         ema = self.loss_ema
-        if ema is None or ema >= self.reset_threshold:
-            return
-        print_log(f'SarAdapter: loss average {ema:.4f} below '
-                  f'{self.reset_threshold}; the source state is restored',
-                  logger='current')
-        self.reset()
-        self.stats['recoveries'] += 1
+        if ema is not None and ema < self.reset_threshold:
+            self.reset()
+            self.stats['recoveries'] += 1
