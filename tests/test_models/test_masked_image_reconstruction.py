@@ -64,6 +64,20 @@ def test_masked_patches_are_zero_in_the_encoder_input():
     assert (seen[0][mask.expand_as(inputs) > 0] == 0).all()
 
 
+def test_model_self_supervised_loss_is_the_branch_loss():
+    model = _model()
+    inputs = _inputs(model)
+    expected = model.self_supervised['image'].loss(
+        model, inputs, torch.Generator().manual_seed(2))
+    loss = model.self_supervised_loss(
+        'image', inputs, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(loss, expected) and loss.requires_grad
+    assert float(loss) > 0
+    with pytest.raises(KeyError, match="unknown self-supervised branch "
+                       r"'img'; the model has \['image'\]"):
+        model.self_supervised_loss('img', inputs)
+
+
 def test_per_patch_normalised_target():
     branch = MaskedImageReconstruction(in_channels=4, patch_size=4,
                                        norm_pix_loss=True)

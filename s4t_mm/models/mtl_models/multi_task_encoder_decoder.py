@@ -1,5 +1,5 @@
 """A shared encoder with one decoder head per task."""
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 from mmengine.logging import print_log
@@ -13,6 +13,32 @@ from ..necks import DeferredConcat
 
 FUSIONS = ('auto', 'per_level', 'concat')
 MEMORY_FORMATS = ('contiguous', 'channels_last')
+RELATION_SPACES = ('raw', 'activated')
+RELATION_OUTPUTS = ('reconstructed', 'aux')
+
+View = Tuple[str, ...]
+
+
+class RelationConsistency(NamedTuple):
+    """What a consistency objective compares, per task, each
+    (N, C_t, H, W) at the input size (see
+    :meth:`MultiTaskEncoderDecoder.relation_consistency`).
+
+    ``main``: the main heads' outputs, computed without gradient (the
+    target); ``reconstructed``: the relation predictor's reconstruction;
+    ``aux``: its auxiliary heads' outputs. An output not asked for is None.
+    """
+    main: Dict[str, Tensor]
+    reconstructed: Optional[Dict[str, Tensor]] = None
+    aux: Optional[Dict[str, Tensor]] = None
+
+
+class RelationViews(NamedTuple):
+    """The main heads' outputs and the reconstruction from each visible
+    task set (see :meth:`MultiTaskEncoderDecoder.relation_views`):
+    ``reconstructed[view][task]``, each (N, C_t, H, W) at the input size."""
+    main: Dict[str, Tensor]
+    reconstructed: Dict[View, Dict[str, Tensor]]
 
 
 @MODELS.register_module()
@@ -29,6 +55,12 @@ class MultiTaskEncoderDecoder(BaseModel):
     (lambda):  ``L_t = L(main_t) + lambda * (L(aux_t) + L(rel_t))``. The
     per-task sums are combined by ``loss_combiner`` (fixed task weights by
     default, or learned uncertainty weighting).
+
+    Test-time adapters and the relation metric read the model through
+    :meth:`relation_consistency`, :meth:`relation_views`,
+    :meth:`task_outputs`, :meth:`task_weight` and
+    :meth:`self_supervised_loss`, never through its layers, so the
+    internals can change behind them.
 
     Args:
         backbone: any registered backbone, e.g. ``dict(type='mmseg.ResNet')``.
@@ -202,11 +234,127 @@ class MultiTaskEncoderDecoder(BaseModel):
                          **kwargs) -> Dict[str, Dict[str, Tensor]]:
         """``dict(aux={task: raw}, rel={task: raw})`` of the relation
         predictor; keyword arguments go to its ``forward``."""
+        return self._relation_predictor()(feats, **kwargs)
+
+    def task_outputs(self, inputs: Tensor) -> Dict[str, Tensor]:
+        """Raw output of every task head at the feature resolution (what
+        entropy-style objectives read; ``mode='tensor'`` resizes them)."""
+        return self.head_outputs(self.extract_feat(inputs))
+
+    def task_weight(self, task: str) -> float:
+        """The source weight of ``task`` in the loss combiner (for learned
+        uncertainty weighting its current ``0.5 / s_t^2``)."""
+        if task not in self.heads:
+            raise KeyError(f'unknown task {task!r}; registered task heads: '
+                           f'{", ".join(self.tasks)}')
+        return float(self.loss_combiner.weight(task))
+
+    def self_supervised_loss(self, branch: str, inputs: Tensor, *,
+                             generator: Optional[torch.Generator] = None
+                             ) -> Tensor:
+        """The scalar loss of the self-supervised ``branch`` on ``inputs``
+        (what TTT-MAE-style adapters minimise); ``generator`` draws its
+        masks."""
+        if branch not in self.self_supervised:
+            raise KeyError(f'unknown self-supervised branch {branch!r}; the '
+                           f'model has {sorted(self.self_supervised)}')
+        return self.self_supervised[branch].loss(self, inputs,
+                                                 generator=generator)
+
+    def relation_consistency(self, inputs: Tensor, *, space: str = 'raw',
+                             generator: Optional[torch.Generator] = None,
+                             mask_ratio: Optional[float] = None,
+                             outputs: Sequence[str] = ('reconstructed', )
+                             ) -> RelationConsistency:
+        """The main heads' outputs (detached: the target) beside the
+        relation predictor's ``outputs`` on one pass over the features, all
+        resized to the input size and mapped to ``space``.
+
+        Args:
+            inputs: (N, 3, H, W) preprocessed images.
+            space: ``'raw'`` (logits, unnormalised normals, ...) or
+                ``'activated'`` (``head.activate_soft``: class
+                probabilities, unit normals, edge probabilities, depth).
+            generator: draws the autoencoder's patch mask (default: the
+                global generator).
+            mask_ratio: of the reconstruction; default the predictor's.
+            outputs: any of ``'reconstructed'`` (every task reconstructed
+                from a masked view of all tasks' compressed features) and
+                ``'aux'`` (the per-task auxiliary heads). Only what is asked
+                for runs, so no random number is drawn without
+                ``'reconstructed'``.
+        """
+        unknown = sorted(set(outputs) - set(RELATION_OUTPUTS))
+        if unknown:
+            raise ValueError(f'unknown relation output(s) {unknown}; valid: '
+                             f'{", ".join(RELATION_OUTPUTS)}')
+        main, compressed = self._main_and_compressed(inputs, space)
+        predictor, size = self.relation_predictor, inputs.shape[2:]
+        result = RelationConsistency(main=main)
+        if 'reconstructed' in outputs:
+            result = result._replace(reconstructed=self._in_space(
+                predictor.reconstruct(compressed, mask_ratio, generator),
+                size, space))
+        if 'aux' in outputs:
+            result = result._replace(aux=self._in_space(
+                predictor.aux_outputs(compressed), size, space))
+        return result
+
+    def relation_views(self, inputs: Tensor, views: Sequence[Sequence[str]],
+                       *, space: str = 'raw', mask_ratio: float = 0.0,
+                       seed: int = 0) -> RelationViews:
+        """The main heads' outputs (detached) and, for each view (a set of
+        visible tasks; the others' compressed channels are zeros), every
+        task reconstructed from that view alone: the probes of the task
+        relations. The features are computed once; every view draws its
+        mask from a generator seeded with ``seed``, so all see the same
+        patches (default ``mask_ratio=0.0``: every patch). Outputs are at
+        the input size, in ``space`` (see :meth:`relation_consistency`);
+        all views' reconstructions are held at once.
+        """
+        main, compressed = self._main_and_compressed(inputs, space)
+        predictor, size = self.relation_predictor, inputs.shape[2:]
+        reconstructed = {}
+        for view in views:
+            generator = torch.Generator(
+                device=inputs.device).manual_seed(seed)
+            reconstructed[tuple(view)] = self._in_space(
+                predictor.reconstruct(compressed, mask_ratio, generator,
+                                      visible_tasks=view), size, space)
+        return RelationViews(main, reconstructed)
+
+    def _relation_predictor(self):
         if self.relation_predictor is None:
             raise RuntimeError('this model has no relation_predictor; add '
                                "one with relation_predictor=dict(type="
                                "'TaskRelationPredictor', ...)")
-        return self.relation_predictor(feats, **kwargs)
+        return self.relation_predictor
+
+    def _main_and_compressed(self, inputs: Tensor, space: str
+                             ) -> Tuple[Dict[str, Tensor], Tensor]:
+        """One pass over the features: the main heads' outputs (no
+        gradient) at the input size in ``space``, and the relation
+        predictor's compressed task features."""
+        predictor = self._relation_predictor()
+        if space not in RELATION_SPACES:
+            raise ValueError(f'unknown space {space!r}; valid: '
+                             f'{", ".join(RELATION_SPACES)}')
+        feats = self.extract_feat(inputs)
+        with torch.no_grad():
+            main = self._in_space(self.head_outputs(feats), inputs.shape[2:],
+                                  space)
+        return main, predictor.compress(feats)
+
+    def _in_space(self, raw: Dict[str, Tensor], size,
+                  space: str) -> Dict[str, Tensor]:
+        """Every task's raw output resized to ``size`` and, in the
+        ``'activated'`` space, passed through ``head.activate_soft``."""
+        out = {}
+        for task, x in raw.items():
+            head = self.heads[task]
+            x = head.resize(x, size)
+            out[task] = head.activate_soft(x) if space == 'activated' else x
+        return out
 
     def forward(self, inputs: Tensor, data_samples=None, mode: str = 'tensor'):
         if mode == 'loss':
@@ -221,10 +369,8 @@ class MultiTaskEncoderDecoder(BaseModel):
     def _forward(self, inputs: Tensor) -> Dict[str, Tensor]:
         """Raw outputs of every head resized to the input size."""
         size = inputs.shape[2:]
-        return {
-            task: self.heads[task].resize(raw, size)
-            for task, raw in self.head_outputs(self.extract_feat(inputs)).items()
-        }
+        return {task: self.heads[task].resize(raw, size)
+                for task, raw in self.task_outputs(inputs).items()}
 
     def loss(self, inputs: Tensor,
              data_samples: List[MultiTaskDataSample]) -> Dict[str, Tensor]:
@@ -245,8 +391,8 @@ class MultiTaskEncoderDecoder(BaseModel):
             task_losses[task] = task_loss
         losses = {f'loss_{task}': term
                   for task, term in self.loss_combiner(task_losses).items()}
-        for name, branch in self.self_supervised.items():
-            losses[f'loss_{name}'] = branch.loss(self, inputs)
+        for name in self.self_supervised:
+            losses[f'loss_{name}'] = self.self_supervised_loss(name, inputs)
         losses.update(log_vars)
         return losses
 
