@@ -39,17 +39,9 @@ class AuxConsistencyAdapter(BaseAdapter):
         return named_parameters_of(model, self.adapt_modules)
 
     def objective(self, model, inputs) -> Dict[str, torch.Tensor]:
-        feats = model.extract_feat(inputs)
-        with torch.no_grad():
-            main = model.head_outputs(feats)
-        predictor = model.relation_predictor
-        aux = predictor.aux_outputs(predictor.compress(feats))
-        size = inputs.shape[2:]
-        terms = {}
-        for task, head in model.heads.items():
-            l1 = (head.resize(aux[task], size) -
-                  head.resize(main[task], size)).abs().mean(
-                      dim=(0, 2, 3)).sum()
-            weight = float(model.loss_combiner.weight(task))**2
-            terms[f'{task}.aux'] = self.loss_weight * weight * l1
-        return terms
+        outputs = model.relation_consistency(inputs, outputs=('aux', ))
+        return {
+            f'{task}.aux': self.loss_weight * model.task_weight(task)**2 *
+            (outputs.aux[task] - target).abs().mean(dim=(0, 2, 3)).sum()
+            for task, target in outputs.main.items()
+        }

@@ -5,12 +5,12 @@ from typing import Dict, Optional, Sequence
 import torch
 import torch.nn as nn
 
+from s4t_mm.models.mtl_models import RELATION_SPACES
 from s4t_mm.registry import ADAPTERS, MODELS
 from ..snapshot import StateSnapshot
 from .base_adapter import BaseAdapter, named_parameters_of, norm_layers
 
 WEIGHTINGS = ('squared_task_weights', 'uncertainty')
-COMPARE_SPACES = ('raw', 'activated')
 TASK_BALANCES = (None, 'initial')
 PARAMETER_SETS = ('all', 'norm')
 STATE_SELECTIONS = ('last', 'best_consistency')
@@ -27,10 +27,12 @@ class S4TAdapter(BaseAdapter):
         squared_task_weights:  lam * sum_t w_t^2 * L1(rel_t, sg(main_t))
         uncertainty:           sum_t 0.5/s_t^2 * lam * L1_t + log(1 + s_t^2)
 
-    ``w_t`` are the source task weights (the model's ``loss_combiner``, or
-    ``task_weights``). The reference picks the form by the *target* dataset:
-    squared task weights for a NYUD-v2 target, the uncertainty form (scales
-    ``s_t`` started at 1 and adapted with the model) for a Taskonomy target.
+    ``w_t`` are the source task weights (the model's ``task_weight``, or
+    ``task_weights``); both outputs come from the model's
+    ``relation_consistency``, at the input size. The reference picks the
+    form by the *target* dataset: squared task weights for a NYUD-v2
+    target, the uncertainty form (scales ``s_t`` started at 1 and adapted
+    with the model) for a Taskonomy target.
     Gradients reach the relation predictor, the compressor and the backbone;
     the main heads get none.
 
@@ -42,8 +44,8 @@ class S4TAdapter(BaseAdapter):
     Args:
         weighting: ``'squared_task_weights'`` or ``'uncertainty'``.
         loss_weight: lam (default 0.01, as in source training).
-        task_weights: w_t per task, used instead of the model's
-            ``loss_combiner`` weights (e.g. for a model trained with
+        task_weights: w_t per task, used instead of the model's source
+            weights (e.g. for a model trained with
             uncertainty weighting, or all 1 for equal weights).
         compare: ``'raw'`` compares raw outputs (logits, unnormalised
             normals, edge logits) as the reference does; ``'activated'``
@@ -89,7 +91,7 @@ class S4TAdapter(BaseAdapter):
                  **kwargs):
         super().__init__(**kwargs)
         for name, value, valid in (('weighting', weighting, WEIGHTINGS),
-                                   ('compare', compare, COMPARE_SPACES),
+                                   ('compare', compare, RELATION_SPACES),
                                    ('task_balance', task_balance,
                                     TASK_BALANCES),
                                    ('parameters', parameters,
@@ -200,26 +202,17 @@ class S4TAdapter(BaseAdapter):
     def task_weight(self, model, task: str) -> float:
         if self.task_weights is not None:
             return float(self.task_weights[task])
-        return float(model.loss_combiner.weight(task))
+        return model.task_weight(task)
 
     def objective(self, model, inputs: torch.Tensor
                   ) -> Dict[str, torch.Tensor]:
-        feats = model.extract_feat(inputs)
-        with torch.no_grad():
-            main = model.head_outputs(feats)
-        predictor = model.relation_predictor
-        rel = predictor.reconstruct(predictor.compress(feats),
-                                    generator=self.generator)
-        size = inputs.shape[2:]
-        l1 = {}
-        for task, head in model.heads.items():
-            target = head.resize(main[task], size)
-            recon = head.resize(rel[task], size)
-            if self.compare == 'activated':
-                target = head.activate_soft(target)
-                recon = head.activate_soft(recon)
-            l1[task] = self.loss_weight * (recon - target).abs().mean(
-                dim=(0, 2, 3)).sum()
+        outputs = model.relation_consistency(inputs, space=self.compare,
+                                             generator=self.generator)
+        l1 = {
+            task: self.loss_weight * (outputs.reconstructed[task] -
+                                      target).abs().mean(dim=(0, 2, 3)).sum()
+            for task, target in outputs.main.items()
+        }
         if self.task_balance == 'initial':
             if self._initial is None:
                 self._initial = {t: v.detach().clamp(min=1e-12)
