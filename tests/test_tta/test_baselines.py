@@ -7,6 +7,7 @@ import torch
 import s4t_mm.models.self_supervised  # noqa: F401
 from s4t_mm.registry import ADAPTERS, MODELS
 from s4t_mm.tta.adapters.base_adapter import norm_layers
+from s4t_mm.tta.adapters.tent_adapter import task_logits
 from ..test_models.utils import (TINY_FUSED_CHANNELS, synthetic_batch,
                                  tiny_model_cfg)
 
@@ -91,6 +92,28 @@ def test_tent_lowers_the_entropy_of_a_fixed_batch():
         history.append(entropy())
     assert history == sorted(history, reverse=True)
     assert history[-1] < 0.8 * history[0]
+
+
+def test_tent_reads_the_model_task_outputs_or_a_segmentor_tensor_mode():
+    model = _model()
+    inputs = _inputs(model)
+    model.train()
+    logits = model.task_outputs(inputs)['semseg']
+    assert torch.equal(task_logits(model, inputs, 'semseg'), logits)
+
+    class Segmentor(torch.nn.Module):
+        """An mmseg-like segmentor: logits from ``mode='tensor'`` only."""
+
+        def forward(self, x, mode='tensor'):
+            assert mode == 'tensor'
+            return x[:, :2] * 3.0
+
+    assert torch.equal(task_logits(Segmentor(), inputs, 'semseg'),
+                       inputs[:, :2] * 3.0)
+    with pytest.raises(ValueError, match="the model has no 'nromals' head; "
+                       r"its heads are \['semseg', 'depth', 'normals', "
+                       r"'edge'\]"):
+        ADAPTERS.build(dict(type='TentAdapter', task='nromals')).bind(model)
 
 
 def test_masked_image_adapter_moves_only_the_encoder():
@@ -179,8 +202,7 @@ def test_eata_keeps_only_confident_pixels_of_fresh_images():
     logits = torch.zeros(2, 4, 8, 8)
     logits[:, 0, :, :4] = 10.0  # confident left half, uniform right half
     tie = adapter.adapted[0][1]  # an adapted tensor, so the loss has a grad
-    model.head_outputs = lambda feats: dict(semseg=logits + 0 * tie.sum())
-    model.extract_feat = lambda x: ()
+    model.task_outputs = lambda x: dict(semseg=logits + 0 * tie.sum())
     log_p = logits.log_softmax(1)
     entropy = -(log_p.exp() * log_p).sum(1)
     e0 = 0.4 * math.log(4)

@@ -14,7 +14,7 @@ class MaskedImageAdapter(BaseAdapter):
     target images (Gandelsman et al., 2022), one auxiliary task for all
     tasks.
 
-    The objective is ``model.self_supervised[branch].loss(model, inputs)``
+    The objective is ``model.self_supervised_loss(branch, inputs)``
     (e.g. :class:`MaskedImageReconstruction`, trained jointly with the task
     heads on the source domain); the encoder (backbone and neck) is adapted
     and the reconstruction decoder and the task heads stay as trained, as
@@ -51,6 +51,6 @@ class MaskedImageAdapter(BaseAdapter):
 
     def objective(self, model, inputs: torch.Tensor
                   ) -> Dict[str, torch.Tensor]:
-        loss = model.self_supervised[self.branch].loss(
-            model, inputs, generator=self.generator)
+        loss = model.self_supervised_loss(self.branch, inputs,
+                                          generator=self.generator)
         return {f'{self.branch}.reconstruction': loss}

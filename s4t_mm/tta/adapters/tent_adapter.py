@@ -9,11 +9,13 @@ from .base_adapter import BaseAdapter, norm_layers
 
 
 def task_logits(model, inputs: torch.Tensor, task: str) -> torch.Tensor:
-    """Raw logits of ``task`` from an s4t_mm multi-task model, or the
-    segmentation logits of an mmseg segmentor."""
-    if hasattr(model, 'heads'):
-        return model.head_outputs(model.extract_feat(inputs))[task]
-    return model(inputs, mode='tensor')
+    """Raw logits of ``task`` at the feature resolution: from the model's
+    ``task_outputs`` (an s4t_mm multi-task model), else the segmentation
+    logits of ``mode='tensor'`` (an mmseg segmentor)."""
+    task_outputs = getattr(model, 'task_outputs', None)
+    if task_outputs is None:
+        return model(inputs, mode='tensor')
+    return task_outputs(inputs)[task]
 
 
 @ADAPTERS.register_module()
@@ -35,9 +37,10 @@ class TentAdapter(BaseAdapter):
         self.task = task
 
     def select_parameters(self, model):
-        if hasattr(model, 'heads') and self.task not in model.heads:
+        tasks = getattr(model, 'tasks', None)
+        if tasks is not None and self.task not in tasks:
             raise ValueError(f'TentAdapter: the model has no {self.task!r} '
-                             f'head; its heads are {list(model.heads)}')
+                             f'head; its heads are {list(tasks)}')
         selected = []
         for name, layer in norm_layers(model):
             for pname, p in layer.named_parameters(recurse=False):
