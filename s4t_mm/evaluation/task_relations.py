@@ -34,11 +34,12 @@ most patches hidden, never on views with whole tasks hidden, so these probes
 are off its training distribution: R measures what the trained predictor
 does with one task's features, not an intrinsic task affinity.
 
-What is compared: both outputs are resized to the input size and mapped to
-the task's prediction space: softmax probabilities for categorical tasks
-(their logits' scale is not fixed by the cross-entropy the relation
-predictor was trained with, and the argmax of the evaluated prediction has
-no useful distance), ``head.activate`` for the others (metres, unit normals,
+What is compared: the model's ``relation_views`` in the ``'activated'``
+space, i.e. both outputs resized to the input size and passed through
+``head.activate_soft``: softmax probabilities for categorical tasks (their
+logits' scale is not fixed by the cross-entropy the relation predictor was
+trained with, and the argmax of the evaluated prediction has no useful
+distance), the evaluated prediction for the others (metres, unit normals,
 edge probabilities). Padding is excluded (each sample's ``img_shape``). The
 errors are pixel-weighted means over all given batches.
 """
@@ -49,7 +50,6 @@ import torch
 from torch.utils.data import DataLoader
 
 from s4t_mm.structures import without_ground_truth
-from s4t_mm.structures.task_maps import task_map_spec
 
 View = Tuple[str, ...]
 
@@ -72,12 +72,6 @@ def first_batches(dataloader: DataLoader, num_batches: int) -> List[dict]:
     """The batches of :func:`first_batches_loader`, so R always sees the
     same images."""
     return list(first_batches_loader(dataloader, num_batches))
-
-
-def _prediction_space(head, raw: torch.Tensor) -> torch.Tensor:
-    if task_map_spec(head.task).categorical:
-        return raw.softmax(dim=1)
-    return head.activate(raw)
 
 
 def _valid_mask(samples, n: int, size, device) -> torch.Tensor:
@@ -123,8 +117,7 @@ def relation_errors(model, batches: Iterable[dict],
         ``dict(tasks, views, rows=(K, T), all=(T,), none=(T,),
         num_images)`` with numpy arrays of mean absolute errors.
     """
-    predictor = getattr(model, 'relation_predictor', None)
-    if predictor is None:
+    if getattr(model, 'relation_predictor', None) is None:
         raise ValueError(f'{type(model).__name__} has no relation_predictor; '
                          'task relations need a TaskRelationPredictor')
     tasks = list(model.tasks)
@@ -148,26 +141,14 @@ def relation_errors(model, batches: Iterable[dict],
             num_images += n
             mask = _valid_mask(data.get('data_samples'), n, size,
                                inputs.device)
-            feats = model.extract_feat(inputs)
-            main = {
-                t: _prediction_space(model.heads[t],
-                                     model.heads[t].resize(raw, size))
-                for t, raw in model.head_outputs(feats).items()
-            }
-            compressed = predictor.compress(feats)
+            probes = model.relation_views(inputs, unique, space='activated',
+                                          seed=seed)
             for j, t in enumerate(tasks):
-                count[j] += float(mask.sum()) * main[t].shape[1]
-            for view in unique:
-                generator = torch.Generator(
-                    device=inputs.device).manual_seed(seed)
-                rel = predictor.reconstruct(compressed, mask_ratio=0.0,
-                                            generator=generator,
-                                            visible_tasks=view)
+                count[j] += float(mask.sum()) * probes.main[t].shape[1]
+            for view, rel in probes.reconstructed.items():
                 for j, t in enumerate(tasks):
-                    head = model.heads[t]
-                    out = _prediction_space(head, head.resize(rel[t], size))
                     sums[view][j] += float(
-                        ((out - main[t]).abs() * mask).sum())
+                        ((rel[t] - probes.main[t]).abs() * mask).sum())
     finally:
         for module, training in modes.items():
             module.training = training
