@@ -31,6 +31,7 @@ from mmengine.config import Config, DictAction
 
 from s4t_mm.apis import MultiTaskInferencer
 from s4t_mm.apis.adaptation import tta_hook_cfg
+from s4t_mm.tta.protocols import protocol_config
 from s4t_mm.utils import register_all_modules
 
 #: ``--method`` -> registered adapter type.
@@ -69,8 +70,9 @@ def parse_args(argv=None):
     parser.add_argument('--extensions', nargs='+',
                         help='file extensions taken from folders')
     parser.add_argument('--resize', type=int, nargs=2, metavar=('W', 'H'),
-                        help='keep-ratio resize bound before the model '
-                        '(outputs stay at the input size)')
+                        help='keep-ratio resize bound before the model; '
+                        "default the config's training scale (outputs stay "
+                        'at the input size)')
     parser.add_argument('--seed', type=int, default=0,
                         help="seed of the adaptation's random draws")
     parser.add_argument('--no-compare', action='store_true',
@@ -94,9 +96,7 @@ def adaptation_cfgs(cfg: Config, args):
         adapter = dict(type=METHOD_ADAPTERS[args.method])
         if str(configured.get('type', '')).split('.')[-1] == adapter['type']:
             adapter = configured
-    protocol = hook.get('protocol', 'paper')
-    protocol = dict(type=protocol) if isinstance(protocol, str) \
-        else dict(protocol)
+    protocol = protocol_config(hook.get('protocol', 'paper'))
     name = args.protocol or protocol['type']
     if name not in PROTOCOLS:
         raise ValueError(f"the config's protocol {name!r} is not one this "

@@ -24,11 +24,14 @@ from s4t_mm.apis.inference_io import (ImageItem, InputStream, add_scale_bar,
                                       write_png, write_raw)
 from s4t_mm.engine.checkpoint import (check_state_dict_fits,
                                       load_checkpoint_file)
-from s4t_mm.registry import ADAPTERS, DATASETS, MODELS, TRANSFORMS, \
-    VISUALIZERS
-from s4t_mm.tta.protocols import build_protocol
-from s4t_mm.utils import (check_config_keys, dump_json_atomic,
-                          register_all_modules)
+from s4t_mm.registry import DATASETS, MODELS, TRANSFORMS, VISUALIZERS
+from s4t_mm.tta.protocols import protocol_config
+from s4t_mm.tta.session import AdaptationSession
+from s4t_mm.utils import dump_json_atomic, register_all_modules
+
+#: "adapt on the first images": the paper protocol takes them in input
+#: order unless the protocol config says otherwise
+PROTOCOL_DEFAULTS = dict(paper=dict(shuffle=False))
 
 
 class MultiTaskInferencer(BaseInferencer):
@@ -38,13 +41,18 @@ class MultiTaskInferencer(BaseInferencer):
     Inputs (see :func:`~s4t_mm.apis.inference_io.collect_inputs`): image
     paths, folders, numpy arrays (BGR as ``cv2.imread`` gives them, or
     grayscale) or video files, of any size; each image goes through the
-    config's test pipeline (its loading transforms left out, an optional
-    ``resize`` added) and every prediction comes back at the image's own
-    size. Unreadable files are skipped with a warning and listed in the
+    config's test pipeline (its loading transforms left out) and every
+    prediction comes back at the image's own size. The model sees each
+    image at the scale it was trained at (:func:`training_scale`, a
+    keep-ratio resize added before packing) where the config fixes one and
+    the test pipeline does not resize already, else at the image's own
+    size; ``resize`` overrides it, and the summary's ``input_scale`` says
+    which. Unreadable files are skipped with a warning and listed in the
     summary.
 
     With an ``adapter`` the model adapts on the images themselves (only the
-    images: the adapter never sees anything else), as ``protocol`` says:
+    images: the adapter never sees anything else), through an
+    :class:`~s4t_mm.tta.session.AdaptationSession`, as ``protocol`` says:
 
     - ``paper``: reset, adapt ``steps`` steps on the first images (one
       batch of ``batch_size`` images by default), then predict all of them
@@ -63,8 +71,9 @@ class MultiTaskInferencer(BaseInferencer):
                                 a scale bar, normals as RGB, edge overlay)
         raw/<task>/<name>.png   the prediction, 16-bit PNG (or .npy)
         panels/<name>.png       source-only | adapted, when comparing
-        summary.json            images, skipped files, adaptation steps,
-                                losses, guard counters, times
+        summary.json            images, skipped files, input scale,
+                                adaptation steps, losses, guard
+                                counters, times
 
     Args:
         model: config path, :class:`Config` or dict with ``model`` and a
@@ -80,8 +89,8 @@ class MultiTaskInferencer(BaseInferencer):
         seed: of the adaptation's random draws (masks etc.), combined with
             each batch's image indices.
         resize: ``(w, h)`` bound of a keep-ratio resize inserted before
-            packing, for models trained at a fixed scale; predictions are
-            still returned at the original size.
+            packing instead of the training scale; predictions are still
+            returned at the original size.
         compare: also predict with the source weights (panels); only with
             an adapter.
         show_progress: a progress bar over the images.
@@ -110,19 +119,21 @@ class MultiTaskInferencer(BaseInferencer):
             self.model = revert_sync_batchnorm(self.model)
         self.visualizer.dataset_meta = self.model.dataset_meta
         self.tasks: List[str] = list(self.model.tasks)
-        self.seed = seed
-        self.adapter = None
-        self.protocol = None
+        self.session: Optional[AdaptationSession] = None
         self.source_model = None
         if adapter is not None:
             self.source_model = copy.deepcopy(self.model) if compare \
                 else None
             self.adapter_cfg = dict(adapter)
-            self.protocol_cfg = _protocol_cfg(protocol)
-            self.adapter = build_adapter(self.adapter_cfg)
-            self.protocol = build_protocol(self.protocol_cfg)
-            self.adapter.bind(self.model)
+            self.protocol_cfg = protocol_config(protocol, PROTOCOL_DEFAULTS)
+            self.session = AdaptationSession(self.adapter_cfg,
+                                             self.protocol_cfg, seed)
+            self.session.bind(self.model)
             self.model.eval()
+
+    @property
+    def adapter(self):
+        return None if self.session is None else self.session.adapter
 
     # -- set-up (BaseInferencer hooks) ----------------------------------
     def _init_model(self, cfg: ConfigDict, weights: Optional[str],
@@ -152,8 +163,8 @@ class MultiTaskInferencer(BaseInferencer):
 
     def _init_pipeline(self, cfg: ConfigDict) -> Compose:
         """The config's test pipeline without its loading transforms
-        (images arrive decoded) and with the optional resize before
-        packing."""
+        (images arrive decoded) and with a keep-ratio resize to the input
+        scale (:attr:`input_scale`) before packing."""
         pipeline = cfg.get('test_pipeline') or \
             cfg.get('test_dataloader', {}).get('dataset', {}).get(
                 'pipeline') or [dict(type='PackMultiTaskInputs')]
@@ -164,9 +175,11 @@ class MultiTaskInferencer(BaseInferencer):
         if pack is None:
             pipeline.append(dict(type='PackMultiTaskInputs'))
             pack = len(pipeline) - 1
-        if self.resize is not None:
-            pipeline.insert(pack, dict(type='MultiTaskResize',
-                                       scale=self.resize, keep_ratio=True))
+        self.input_scale = _input_scale(cfg, pipeline, self.resize)
+        if self.input_scale['scale'] is not None:
+            pipeline.insert(pack, dict(
+                type='MultiTaskResize',
+                scale=tuple(self.input_scale['scale']), keep_ratio=True))
         return Compose([TRANSFORMS.build(t) for t in pipeline])
 
     def _init_collate(self, cfg: ConfigDict):
@@ -228,8 +241,7 @@ class MultiTaskInferencer(BaseInferencer):
             with run.adapting():
                 self.adapt_batch(batch_idx, data)
             with run.predicting():
-                preds = self.forward(data)
-                preds = self._check_finite(batch_idx, data, preds)
+                preds = self.predict_batch(batch_idx, data)
             run.record_losses(f'batch {batch_idx}')
             with run.writing():
                 vis = self.visualize(items, preds, source_preds)
@@ -285,27 +297,40 @@ class MultiTaskInferencer(BaseInferencer):
         model = self.source_model if source_only else self.model
         return model.test_step(data)
 
+    @torch.no_grad()
+    def predict_batch(self, batch_idx: int, data: dict) -> list:
+        """The (adapted) model's predictions of a batch, through the
+        session when adapting: it reuses the batch's preprocessing, and
+        non-finite predictions make the adapter restore its last good
+        state and the batch is predicted again with it."""
+        if self.session is None:
+            return self.forward(data)
+        preds = self.session.predict(self.model, batch_idx, data)
+        if self.session.after_predict(batch_idx, preds):
+            preds = self.session.predict(self.model, batch_idx, data)
+        return preds
+
     # -- adaptation ---------------------------------------------------------
     def begin_run(self, stream: InputStream, batch_size: int) -> None:
         """Start a target domain: the protocol's ``before_domain`` (the
         ``paper`` protocol adapts on the first images here)."""
-        if self.adapter is None:
+        if self.session is None:
             return
-        self.adapter.begin_domain()
         first = self._first_samples(stream, batch_size)
         if first is not None and not first:
             return  # nothing readable: the run ends listing what it skipped
         loader = DataLoader(first, batch_size=batch_size,
                             collate_fn=self.collate_fn) if first else None
-        self.protocol.before_domain(self.adapter, self.unlabeled, loader)
+        self.session.begin_domain(loader)
 
     def _first_samples(self, stream: InputStream, batch_size: int
                        ) -> Optional[List[dict]]:
         """Pipeline outputs of the images the protocol adapts on before
         predicting (the ``paper`` protocol's first batches); None when it
         adapts on none there."""
-        wanted = getattr(self.protocol, 'num_batches', 0) * (
-            getattr(self.protocol, 'batch_size', None) or batch_size)
+        protocol = self.session.protocol
+        wanted = getattr(protocol, 'num_batches', 0) * (
+            getattr(protocol, 'batch_size', None) or batch_size)
         if not wanted:
             return None
         samples = []
@@ -317,34 +342,8 @@ class MultiTaskInferencer(BaseInferencer):
         return samples
 
     def adapt_batch(self, batch_idx: int, data: dict) -> None:
-        if self.adapter is not None:
-            self.protocol.before_batch(self.adapter, self.unlabeled,
-                                       batch_idx, data)
-
-    def unlabeled(self, data_batch: dict, batch_idx: int
-                  ) -> Tuple[torch.Tensor, int]:
-        """What a protocol adapts on (its ``UnlabeledFn``): the batch's
-        images, normalised and batched, which is all an adapter sees (the
-        samples carry no labels here), and a seed for the adaptation's
-        random draws from the images' indices, so a batch adapts the same
-        way whatever came before it."""
-        inputs = self.model.data_preprocessor(copy.deepcopy(data_batch),
-                                              training=False)['inputs']
-        ids = [int(s.metainfo['sample_idx'])
-               for s in data_batch['data_samples']]
-        seed = np.random.SeedSequence([self.seed] + ids).generate_state(1)[0]
-        return inputs, int(seed)
-
-    def _check_finite(self, batch_idx: int, data: dict, preds: list) -> list:
-        """Non-finite predictions make the adapter restore its last good
-        state, and the batch is predicted again with it."""
-        finite = all(bool(torch.isfinite(p.pred(t)).all())
-                     for p in preds for t in self.tasks
-                     if p.pred(t).is_floating_point())
-        if finite or self.adapter is None:
-            return preds
-        self.adapter.recover('non_finite_predictions', batch=batch_idx)
-        return self.forward(data)
+        if self.session is not None:
+            self.session.before_batch(batch_idx, data)
 
     # -- outputs --------------------------------------------------------
     def visualize(self, items: List[ImageItem], preds: list,
@@ -389,6 +388,7 @@ class MultiTaskInferencer(BaseInferencer):
             record = dict(name=item.name, source=item.source,
                           index=item.index,
                           size=list(item.image.shape[:2]),
+                          input_size=list(pred.metainfo['img_shape'][:2]),
                           converted_from=item.converted_from, outputs={})
             if out_dir:
                 for task in self.tasks:
@@ -409,13 +409,15 @@ class MultiTaskInferencer(BaseInferencer):
     def summary(self, records: List[dict], run: '_Run', total_s: float,
                 raw_encodings: Dict[str, dict], batch_size: int) -> dict:
         """What the run did, for ``summary.json``."""
-        adapting = self.adapter is not None
-        steps = run.stats_delta.get('steps', 0)
+        adapting = self.session is not None
+        report = self.session.report() if adapting else None
+        steps = report.steps if adapting else 0
         num = len(records)
         summary = dict(
             images=records, num_images=num, skipped=self._skipped,
             num_skipped=len(self._skipped), tasks=self.tasks,
-            batch_size=batch_size, raw_encoding=raw_encodings,
+            batch_size=batch_size, input_scale=self.input_scale,
+            raw_encoding=raw_encodings,
             adapter=self.adapter_cfg if adapting else None,
             protocol=self.protocol_cfg if adapting else None,
             time=dict(total_s=total_s, adapt_s=run.adapt_s,
@@ -424,9 +426,8 @@ class MultiTaskInferencer(BaseInferencer):
                       adapt_s_per_step=run.adapt_s / steps if steps
                       else None))
         if adapting:
-            summary.update(steps=steps, guard=run.stats_delta,
-                           events=list(self.adapter.events),
-                           losses=run.losses)
+            summary.update(steps=steps, guard=report.stats,
+                           events=report.events, losses=run.losses)
         return summary
 
     def _skip(self, item: ImageItem) -> None:
@@ -442,8 +443,7 @@ class _Run:
         self.adapter = adapter
         self.adapt_s = self.predict_s = self.write_s = 0.0
         self.losses: List[dict] = []
-        self._stats_before = dict(adapter.stats) if adapter else {}
-        self._steps_seen = self._stats_before.get('steps', 0)
+        self._steps_seen = adapter.stats['steps'] if adapter else 0
 
     @contextlib.contextmanager
     def _timer(self, attr):
@@ -474,32 +474,39 @@ class _Run:
                                     losses=dict(self.adapter.last_losses)))
             self._steps_seen = steps
 
-    @property
-    def stats_delta(self) -> dict:
-        if self.adapter is None:
-            return {}
-        return {k: v - self._stats_before.get(k, 0)
-                for k, v in self.adapter.stats.items()}
+
+def training_scale(cfg) -> Optional[Tuple[int, int]]:
+    """The ``(w, h)`` scale the config trains at: a crop's size or a
+    resize's single scale in the training pipeline, else the training
+    dataset's ``img_size`` (an int: square); None where none fixes one."""
+    dataset = (cfg.get('train_dataloader') or {}).get('dataset') or {}
+    pipeline = cfg.get('train_pipeline') or dataset.get('pipeline') or []
+    for kind, key in (('Crop', 'crop_size'), ('Resize', 'scale')):
+        for transform in pipeline:
+            size = transform.get(key)
+            if kind not in _transform_name(transform) or size is None:
+                continue
+            if isinstance(size, int):
+                return size, size
+            if len(size) == 2 and all(isinstance(v, int) for v in size):
+                # crops are (h, w) as in mmseg, resize scales (w, h)
+                return (size[1], size[0]) if kind == 'Crop' else tuple(size)
+    img_size = dataset.get('img_size')
+    return (img_size, img_size) if isinstance(img_size, int) else None
 
 
-def build_adapter(cfg: dict):
-    """A registered adapter from its config, with the hook's checks."""
-    cfg = dict(cfg)
-    adapter_cls = ADAPTERS.get(cfg.get('type', ''))
-    if adapter_cls is None:
-        raise ValueError(f'unknown adapter (method) {cfg.get("type")!r}; '
-                         f'registered adapters: '
-                         f'{", ".join(sorted(ADAPTERS.module_dict))}')
-    check_config_keys(adapter_cls, cfg, 'adapter')
-    return ADAPTERS.build(dict(cfg, _scope_='s4t_mm'))
-
-
-def _protocol_cfg(protocol) -> dict:
-    cfg = dict(type=protocol) if isinstance(protocol, str) else dict(protocol)
-    if cfg.get('type') == 'paper':
-        # "adapt on the first images": in input order unless asked
-        cfg.setdefault('shuffle', False)
-    return cfg
+def _input_scale(cfg, pipeline: List[dict],
+                 resize: Optional[Tuple[int, int]]) -> dict:
+    """The scale images are predicted at (``scale``: a keep-ratio resize
+    bound to add, or None) and why (``source``)."""
+    if resize is not None:
+        return dict(source='resize', scale=list(resize))
+    if any('Resize' in _transform_name(t) for t in pipeline):
+        return dict(source='test_pipeline', scale=None)
+    scale = training_scale(cfg)
+    if scale is not None:
+        return dict(source='training_scale', scale=list(scale))
+    return dict(source='image_size', scale=None)
 
 
 def _transform_name(transform: dict) -> str:

@@ -181,3 +181,65 @@ def test_a_video_runs_online(checkpoint, tmp_path):
     # one adaptation step per batch of two frames, never reset
     assert summary['steps'] == 2 and summary['guard']['resets'] == 0
     assert [r['after'] for r in summary['losses']] == ['batch 0', 'batch 1']
+
+
+def test_a_photo_is_predicted_at_the_training_scale(checkpoint):
+    """The embedded world trains at 128x128: a 500x741 photo is predicted
+    at 86x128 and its outputs come back at 500x741."""
+    inferencer = MultiTaskInferencer(small_cfg(), checkpoint, device='cpu',
+                                     show_progress=False)
+    results = inferencer(motorcycle_bgr())
+    summary = results['summary']
+    assert summary['input_scale'] == dict(source='training_scale',
+                                          scale=[128, 128])
+    assert summary['images'][0]['input_size'] == [86, 128]
+    check_prediction(results['predictions'][0], (500, 741))
+    # the same as asking for that scale
+    given = MultiTaskInferencer(small_cfg(), checkpoint, device='cpu',
+                                resize=(128, 128), show_progress=False)
+    again = given(motorcycle_bgr())
+    assert again['summary']['input_scale'] == dict(source='resize',
+                                                   scale=[128, 128])
+    for task in TASKS:
+        np.testing.assert_array_equal(results['predictions'][0][task],
+                                      again['predictions'][0][task])
+
+
+def test_without_a_training_scale_the_image_size_is_kept(checkpoint):
+    cfg = small_cfg()
+    cfg.train_dataloader.dataset.pop('img_size')
+    image = cv2.resize(chelsea_bgr(), (60, 40))
+    summary = MultiTaskInferencer(cfg, checkpoint, device='cpu',
+                                  show_progress=False)(image)['summary']
+    assert summary['input_scale'] == dict(source='image_size', scale=None)
+    assert summary['images'][0]['input_size'] == [40, 60]
+    # a test pipeline that resizes is the config's choice: kept as it is
+    cfg.test_pipeline = [dict(type='MultiTaskResize', scale=(32, 32),
+                              keep_ratio=False),
+                         dict(type='PackMultiTaskInputs')]
+    results = MultiTaskInferencer(cfg, checkpoint, device='cpu',
+                                  show_progress=False)(image)
+    assert results['summary']['input_scale'] == dict(source='test_pipeline',
+                                                     scale=None)
+    assert results['summary']['images'][0]['input_size'] == [32, 32]
+    check_prediction(results['predictions'][0], (40, 60))
+
+
+def test_training_scale_reads_crops_resizes_and_img_size():
+    from mmengine.config import Config
+
+    from s4t_mm.apis.multi_task_inferencer import training_scale
+
+    def scale(pipeline=(), **dataset):
+        return training_scale(Config(dict(train_dataloader=dict(
+            dataset=dict(pipeline=list(pipeline), **dataset)))))
+
+    crop = dict(type='MultiTaskRandomCrop', crop_size=(448, 576))
+    resize = dict(type='MultiTaskRandomResize', scale=(640, 480),
+                  ratio_range=(1.0, 1.2))
+    assert scale([resize, crop]) == (576, 448)  # crops are (h, w)
+    assert scale([resize]) == (640, 480)  # resize scales (w, h)
+    assert scale(img_size=128) == (128, 128)
+    assert scale([dict(type='MultiTaskRandomResize',
+                       scale=[(320, 240), (640, 480)])]) is None
+    assert scale() is None
