@@ -1,4 +1,4 @@
-"""tools/diagnose_adaptation.py on the tiny setup."""
+"""tools/analysis_tools/diagnose_adaptation.py on the tiny setup."""
 import json
 import math
 

@@ -39,7 +39,8 @@ class TaskRelationHook(Hook):
       ``relations_<domain>`` at the runner's iteration.
       With a :class:`TestTimeAdaptHook` the model is then in its adapted
       state (e.g. the paper protocol's adapted weights), so this is R after
-      adaptation; ``tools/relation_report.py`` shows before and after.
+      adaptation; ``tools/analysis_tools/relation_report.py`` shows before
+      and after.
 
     The visualizer sends the heat maps to all its vis backends
     (``LocalVisBackend``: ``<log_dir>/vis_data/vis_image/<image>_<step>.png``,
