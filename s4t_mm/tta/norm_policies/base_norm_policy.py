@@ -55,16 +55,6 @@ class BaseNormPolicy:
         return next((n for n, cls in NORM_POLICIES.module_dict.items()
                      if cls is type(self)), type(self).__name__)
 
-    def __eq__(self, other) -> bool:
-        # a policy equals its registered name, as ``norm_policy`` was a
-        # string before it was a component
-        if isinstance(other, str):
-            return self.name == other
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self.name)
-
     def __str__(self) -> str:
         return self.name
 
