@@ -128,6 +128,8 @@ class MultiTaskInferencer(BaseInferencer):
             self.protocol_cfg = protocol_config(protocol, PROTOCOL_DEFAULTS)
             self.session = AdaptationSession(self.adapter_cfg,
                                              self.protocol_cfg, seed)
+            # predict_batch predicts through the session
+            self.session.reuse_preprocessing = True
             self.session.bind(self.model)
             self.model.eval()
 

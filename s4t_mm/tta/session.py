@@ -54,12 +54,16 @@ class AdaptationSession:
         report = session.report()
 
     What an adapter gets of a batch is :meth:`unlabeled`: the preprocessed
-    images and a seed, never a data sample. A batch that is only adapted on
-    (the paper protocol's) has its ground truth stripped before it is
-    preprocessed. The batch being predicted is preprocessed once, labels
-    and all as ``test_step`` would, the images go to the adapter and
-    :meth:`predict` reuses the whole, so the metric scores exactly what a
-    plain test step would have given it.
+    images and a seed, never a data sample. A copy of the batch without
+    ground truth is preprocessed for it, and the caller's test step
+    preprocesses the batch again to predict it. A caller that predicts
+    through :meth:`predict` sets :attr:`reuse_preprocessing` (the
+    :class:`~s4t_mm.engine.MultiDomainTestLoop`, the inferencer): the batch
+    being predicted is then preprocessed once, labels and all as
+    ``test_step`` would, its images go to the adapter and :meth:`predict`
+    reuses the whole, so the metric scores exactly what a plain test step
+    would have given it. Batches that are only adapted on (the paper
+    protocol's) are always stripped of their labels first.
 
     Args:
         adapter: config of a registered adapter (``S4TAdapter``, ...).
@@ -77,6 +81,9 @@ class AdaptationSession:
         self.adapter = build_adapter(adapter)
         self.protocol = build_protocol(protocol, protocol_defaults)
         self.seed = seed
+        #: the caller predicts through :meth:`predict`, which reuses the
+        #: preprocessing of an adapted batch
+        self.reuse_preprocessing = False
         self.model: Optional[torch.nn.Module] = None
         self._stats_before: Dict[str, int] = {}
         # the batch being predicted: (batch_idx, data_batch, preprocessed)
@@ -110,7 +117,8 @@ class AdaptationSession:
         """What the protocol adapts on (its
         :data:`~s4t_mm.tta.protocols.UnlabeledFn`): the batch's preprocessed
         images ``(N, C, H, W)`` and its seed."""
-        if self._is_predicted(batch_idx, data_batch):
+        if self.reuse_preprocessing and \
+                self._is_predicted(batch_idx, data_batch):
             inputs = self._preprocessed()['inputs']
         else:
             batch = dict(data_batch)

@@ -111,10 +111,12 @@ def test_an_adapted_batch_is_preprocessed_once_and_scores_the_same(
         calls = _counting(runner.model)
         metrics = runner.test()
         state = copy.deepcopy(runner.model.state_dict())
-        results[loop] = (metrics, state, len(calls))
+        labelled = [all(s.gt_tasks for s in samples) for samples in calls]
+        results[loop] = (metrics, state, labelled)
     plain, session = results['TestLoop'], results['MultiDomainTestLoop']
-    # 8 samples in batches of 4
-    assert plain[2] == 4 and session[2] == 2
+    # 8 samples in batches of 4: a plain loop preprocesses the adapter's
+    # copy without labels, then the batch; the session's loop the batch once
+    assert plain[2] == [False, True] * 2 and session[2] == [True] * 2
     assert plain[0] == session[0]
     assert all(torch.equal(plain[1][k], session[1][k]) for k in plain[1])
     assert runner.test_loop.report.steps == 4

@@ -32,9 +32,11 @@ class TestTimeAdaptHook(Hook):
     With :class:`~s4t_mm.engine.MultiDomainTestLoop` the loop predicts
     through the session, which reuses the adapted batch's preprocessing,
     and keeps each run's :class:`~s4t_mm.tta.session.AdaptationReport` as
-    ``runner.test_loop.report``. Other loops preprocess an adapted batch
-    again; for them the report's counters and events are also put into
-    the message hub as ``tta_stats`` and ``tta_events``.
+    ``runner.test_loop.report``. Under other loops the adapter adapts on a
+    copy of the batch without labels, preprocessed on its own, and the
+    loop's test step preprocesses the batch again; for them the report's
+    counters and events are also put into the message hub as
+    ``tta_stats`` and ``tta_events``.
 
     Args:
         adapter: config of a registered adapter (``S4TAdapter``, ...).
@@ -64,6 +66,7 @@ class TestTimeAdaptHook(Hook):
         loop = getattr(runner, 'test_loop', None)
         if isinstance(loop, MultiDomainTestLoop):
             loop.session = self.session
+            self.session.reuse_preprocessing = True
         # a caller driving the hook by hand may have no loader; only the
         # paper protocol reads it
         self.session.begin_domain(getattr(runner, 'test_dataloader', None))
