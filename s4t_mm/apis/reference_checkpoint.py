@@ -26,6 +26,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 
 from s4t_mm.engine.checkpoint import atomic_write_bytes, load_checkpoint_file
+from s4t_mm.tta.adapters.s4t_adapter import REFERENCE_TASK_ORDERS
 
 #: The reference's names of the Taskonomy tasks (its ``TASKS.NAMES``).
 TASKONOMY_NAMES = dict(depth='depth_zbuffer', edge='edge_occlusion',
@@ -37,11 +38,8 @@ class ReferencePair:
     """One source -> target pair of the reference's experiments.
 
     Attributes:
-        name: the pair, also the stem of ``configs/s4t/<name>_r50.py``.
-        source_tasks: task order of the reference's source-training config
-            (``configs/S4T/pretrain/<name>_resnet50_S4T.yml``; for NYUD-v2
-            and PASCAL-Context the order in which ``utils/config.py`` reads
-            ``task_dictionary``), in s4t_mm's task names.
+        name: the pair, also the stem of ``configs/s4t/<name>_r50.py`` and a
+            key of :data:`REFERENCE_TASK_ORDERS`.
         source_names: s4t_mm task name -> the checkpoint's task name.
         tasks: task order of the matching s4t_mm config's heads.
         uncertainty_source: the config trains with
@@ -50,10 +48,15 @@ class ReferencePair:
             does not save, so the converted scales are 1 (their start).
     """
     name: str
-    source_tasks: Tuple[str, ...]
     source_names: Dict[str, str]
     tasks: Tuple[str, ...]
     uncertainty_source: bool = False
+
+    @property
+    def source_tasks(self) -> Tuple[str, ...]:
+        """The task order of the reference's source-training config, which
+        the checkpoint's per-task channel blocks follow."""
+        return REFERENCE_TASK_ORDERS[self.name][0]
 
     @property
     def config(self) -> str:
@@ -63,15 +66,12 @@ class ReferencePair:
 REFERENCE_PAIRS = {
     pair.name: pair
     for pair in (
-        ReferencePair('nyud_taskonomy', ('semseg', 'depth', 'normals', 'edge'),
-                      {t: t for t in TASKONOMY_NAMES},
+        ReferencePair('nyud_taskonomy', {t: t for t in TASKONOMY_NAMES},
                       ('depth', 'edge', 'normals', 'semseg')),
-        ReferencePair('pascal_taskonomy', ('semseg', 'normals', 'edge'),
+        ReferencePair('pascal_taskonomy',
                       {t: t for t in ('semseg', 'normals', 'edge')},
                       ('edge', 'normals', 'semseg')),
-        ReferencePair('taskonomy_nyud',
-                      ('depth', 'edge', 'normals', 'semseg'),
-                      dict(TASKONOMY_NAMES),
+        ReferencePair('taskonomy_nyud', dict(TASKONOMY_NAMES),
                       ('depth', 'edge', 'normals', 'semseg'),
                       uncertainty_source=True),
     )

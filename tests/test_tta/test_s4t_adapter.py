@@ -297,3 +297,72 @@ def test_consistency_is_the_objective_under_a_fixed_mask():
         ADAPTERS.build(dict(type='S4TAdapter', select_state='best'))
     with pytest.raises(ValueError, match='check_interval must be >= 1'):
         ADAPTERS.build(dict(type='S4TAdapter', check_interval=0))
+
+
+def _paired_terms(pairing, seed=5):
+    torch.manual_seed(0)  # the same model for both pairings
+    model = _model()
+    adapter = ADAPTERS.build(dict(
+        type='S4TAdapter', weighting='squared_task_weights',
+        task_weights=dict(semseg=1.0, depth=1.0, normals=1.0, edge=1.0),
+        task_pairing=pairing,
+        reference_pair='nyud_taskonomy' if pairing == 'reference' else None,
+    )).bind(model)
+    inputs = _inputs(model)
+    model.eval()
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        terms = adapter.objective(model, inputs)
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        outputs = model.relation_consistency(inputs)
+    return terms, outputs
+
+
+def _l1(recon, target):
+    return 0.01 * (recon - target).abs().mean(dim=(0, 2, 3)).sum()
+
+
+def test_reference_pairing_compares_main_heads_with_the_references_channels():
+    # NYUD-v2 -> Taskonomy: trained in the order semseg, depth, normals,
+    # edge; the reference's test-time model splits in the order depth,
+    # edge, normals, semseg
+    terms, out = _paired_terms('reference')
+    rec, main = out.reconstructed, out.main
+    joint = torch.cat([rec['semseg'], rec['depth'], rec['normals'],
+                       rec['edge']], dim=1)
+    semseg_ch = rec['semseg'].shape[1]
+    expected = dict(depth=joint[:, 0:1], edge=joint[:, 1:2],
+                    normals=joint[:, 2:5], semseg=joint[:, 5:5 + semseg_ch])
+    for task, recon in expected.items():
+        assert torch.allclose(terms[f'{task}.s4t'], _l1(recon, main[task]),
+                              rtol=1e-6, atol=0)
+    # the depth head is pulled toward semseg logit 0, not toward depth
+    assert torch.allclose(terms['depth.s4t'],
+                          _l1(rec['semseg'][:, :1], main['depth']),
+                          rtol=1e-6, atol=0)
+    consistent, _ = _paired_terms('consistent')
+    assert not torch.allclose(terms['depth.s4t'], consistent['depth.s4t'])
+    assert torch.allclose(consistent['depth.s4t'],
+                          _l1(rec['depth'], main['depth']), rtol=1e-6,
+                          atol=0)
+
+
+@pytest.mark.parametrize('cfg,message', [
+    (dict(task_pairing='scrambled'), "unknown task_pairing 'scrambled'"),
+    (dict(task_pairing='reference'), 'reference_pair'),
+    (dict(task_pairing='reference', reference_pair='nyud_pascal'),
+     "unknown reference_pair 'nyud_pascal'"),
+    (dict(task_pairing='reference', reference_pair='nyud_taskonomy',
+          compare='activated'), "compare='raw'"),
+])
+def test_task_pairing_errors(cfg, message):
+    with pytest.raises(ValueError, match=message):
+        ADAPTERS.build(dict(type='S4TAdapter', **cfg))
+
+
+def test_reference_pairing_needs_the_pairs_tasks():
+    adapter = ADAPTERS.build(dict(type='S4TAdapter', task_pairing='reference',
+                                  reference_pair='pascal_taskonomy'))
+    with pytest.raises(ValueError, match='pascal_taskonomy pairs the tasks'):
+        adapter.bind(_model())

@@ -14,6 +14,21 @@ WEIGHTINGS = ('squared_task_weights', 'uncertainty')
 TASK_BALANCES = (None, 'initial')
 PARAMETER_SETS = ('all', 'norm')
 STATE_SELECTIONS = ('last', 'best_consistency')
+TASK_PAIRINGS = ('consistent', 'reference')
+
+#: The task orders of the S4T reference's configs (github wooseong97/S4T-mtl,
+#: ``configs/S4T/pretrain/*.yml`` and ``configs/S4T/ttt/*.yml``) in s4t_mm's
+#: task names: (source training, test time). Its test-time model splits the
+#: relation predictor's output in the second order, although the output was
+#: trained in the first (``task_pairing='reference'``).
+REFERENCE_TASK_ORDERS = {
+    'nyud_taskonomy': (('semseg', 'depth', 'normals', 'edge'),
+                       ('depth', 'edge', 'normals', 'semseg')),
+    'pascal_taskonomy': (('semseg', 'normals', 'edge'),
+                         ('edge', 'normals', 'semseg')),
+    'taskonomy_nyud': (('depth', 'edge', 'normals', 'semseg'),
+                       ('semseg', 'depth', 'normals', 'edge')),
+}
 
 
 @ADAPTERS.register_module()
@@ -73,6 +88,16 @@ class S4TAdapter(BaseAdapter):
             the relation predictor is frozen (otherwise it learns to agree
             with anything).
         check_interval: steps between two scorings of ``select_state``.
+        task_pairing: ``'consistent'`` compares every main head with the
+            reconstruction of its own task, as the paper describes;
+            ``'reference'`` with what the reference's test-time model
+            compares it with: the reconstructions concatenated in the
+            ``reference_pair``'s source-training task order and split in
+            its test-time order (:data:`REFERENCE_TASK_ORDERS`), which gives
+            most heads another task's channels (docs/experiments.md). Only
+            with ``compare='raw'``, as in the reference.
+        reference_pair: the pair whose orders ``task_pairing='reference'``
+            follows, a key of :data:`REFERENCE_TASK_ORDERS`.
         **kwargs: see :class:`BaseAdapter`.
     """
 
@@ -88,6 +113,8 @@ class S4TAdapter(BaseAdapter):
                                                  'relation_predictor'),
                  select_state: str = 'last',
                  check_interval: int = 5,
+                 task_pairing: str = 'consistent',
+                 reference_pair: Optional[str] = None,
                  **kwargs):
         super().__init__(**kwargs)
         for name, value, valid in (('weighting', weighting, WEIGHTINGS),
@@ -97,10 +124,22 @@ class S4TAdapter(BaseAdapter):
                                    ('parameters', parameters,
                                     PARAMETER_SETS),
                                    ('select_state', select_state,
-                                    STATE_SELECTIONS)):
+                                    STATE_SELECTIONS),
+                                   ('task_pairing', task_pairing,
+                                    TASK_PAIRINGS)):
             if value not in valid:
                 raise ValueError(f'unknown {name} {value!r}; valid: '
                                  f'{", ".join(map(str, valid))}')
+        if task_pairing == 'reference':
+            if reference_pair not in REFERENCE_TASK_ORDERS:
+                raise ValueError(
+                    f"task_pairing='reference' needs a reference_pair; "
+                    f'unknown reference_pair {reference_pair!r}; valid: '
+                    f'{", ".join(REFERENCE_TASK_ORDERS)}')
+            if compare != 'raw':
+                raise ValueError("task_pairing='reference' pairs raw "
+                                 "outputs, as the reference does; use "
+                                 f"compare='raw', not {compare!r}")
         if check_interval < 1:
             raise ValueError(f'check_interval must be >= 1, got '
                              f'{check_interval}')
@@ -118,6 +157,8 @@ class S4TAdapter(BaseAdapter):
         self.adapt_modules = tuple(adapt_modules)
         self.select_state = select_state
         self.check_interval = check_interval
+        self.task_pairing = task_pairing
+        self.reference_pair = reference_pair
         self.combiner: Optional[nn.Module] = None
         self._best: Optional[StateSnapshot] = None
         self._initial: Optional[Dict[str, torch.Tensor]] = None
@@ -143,6 +184,13 @@ class S4TAdapter(BaseAdapter):
                     f'S4TAdapter task_weights must name exactly the model\'s '
                     f'tasks {list(model.tasks)}; unknown: {unknown}, '
                     f'missing: {missing}')
+        if self.task_pairing == 'reference' and sorted(
+                REFERENCE_TASK_ORDERS[self.reference_pair][0]) != sorted(
+                    model.tasks):
+            raise ValueError(
+                f'{self.reference_pair} pairs the tasks '
+                f'{sorted(REFERENCE_TASK_ORDERS[self.reference_pair][0])}; '
+                f'the model has {sorted(model.tasks)}')
         if self.weighting == 'uncertainty':
             self.combiner = MODELS.build(dict(
                 type='UncertaintyWeightCombiner', tasks=list(model.tasks),
@@ -204,12 +252,26 @@ class S4TAdapter(BaseAdapter):
             return float(self.task_weights[task])
         return model.task_weight(task)
 
+    def reference_paired(self, recon: Dict[str, torch.Tensor]
+                         ) -> Dict[str, torch.Tensor]:
+        """The reconstructions as the reference's test-time model reads
+        them: concatenated in the source-training order of
+        ``reference_pair``, split in its test-time order (each task's
+        channel count)."""
+        source, target = REFERENCE_TASK_ORDERS[self.reference_pair]
+        joint = torch.cat([recon[t] for t in source], dim=1)
+        return dict(zip(target, joint.split(
+            [recon[t].shape[1] for t in target], dim=1)))
+
     def objective(self, model, inputs: torch.Tensor
                   ) -> Dict[str, torch.Tensor]:
         outputs = model.relation_consistency(inputs, space=self.compare,
                                              generator=self.generator)
+        recon = outputs.reconstructed
+        if self.task_pairing == 'reference':
+            recon = self.reference_paired(recon)
         l1 = {
-            task: self.loss_weight * (outputs.reconstructed[task] -
+            task: self.loss_weight * (recon[task] -
                                       target).abs().mean(dim=(0, 2, 3)).sum()
             for task, target in outputs.main.items()
         }
