@@ -1,9 +1,13 @@
 # imported in the order the valid names are listed in errors
 from .batch_stats_policy import BatchStatsPolicy  # noqa: I001
 from .source_stats_policy import SourceStatsPolicy
+from .prior_norm_policy import PriorNormPolicy
+from .gated_norm_policy import GatedNormPolicy
 from .base_norm_policy import BaseNormPolicy, build_norm_policy, norm_layers
+from .blended_stats_policy import BlendedStatsPolicy
 
 __all__ = [
-    'BaseNormPolicy', 'BatchStatsPolicy', 'SourceStatsPolicy',
+    'BaseNormPolicy', 'BatchStatsPolicy', 'BlendedStatsPolicy',
+    'GatedNormPolicy', 'PriorNormPolicy', 'SourceStatsPolicy',
     'build_norm_policy', 'norm_layers'
 ]

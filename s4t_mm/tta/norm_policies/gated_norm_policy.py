@@ -1,0 +1,113 @@
+"""Ours: adapt a layer's statistics only where the batch lies outside the
+source's own batch-to-batch spread."""
+from typing import Optional
+
+import torch
+
+from s4t_mm.registry import NORM_POLICIES
+from .blended_stats_policy import BlendedStatsPolicy
+from .norm_statistics import shift_score
+
+#: The checkpoint key a calibration is stored under
+#: (:func:`s4t_mm.apis.norm_calibration.calibrate_checkpoint`).
+CALIBRATION_KEY = 'norm_calibration'
+
+
+@NORM_POLICIES.register_module(name='gated')
+class GatedNormPolicy(BlendedStatsPolicy):
+    """Ours (not in S4T or any baseline's paper). Each BatchNorm layer
+    tests the adapted batch against the source's own batch-to-batch spread
+    of its statistics, measured on source batches of the same size when the
+    source model was trained or calibrated and stored in its checkpoint
+    (``checkpoint['norm_calibration']``,
+    :func:`~s4t_mm.apis.norm_calibration.calibrate_checkpoint`):
+
+    - ``z`` = the root mean square, over channels, of the batch mean's and
+      log variance's distances from the source's, in units of that spread
+      (about 1 for a batch drawn from the source distribution);
+    - the layer normalises with ``(1 - a) * source + a * batch``,
+      ``a = max(0, 1 - (threshold / z) ** 2)``: the positive-part
+      James-Stein shrinkage toward the source, so a batch within
+      ``threshold`` spreads keeps the source statistics, and one far
+      outside takes its own;
+    - with ``cascade`` a layer adapts no more than the layers before it
+      (``a`` is the running minimum along the forward order): a shift of
+      appearance (colour, noise, blur, weather) enters at the input and
+      moves the first layers' statistics, while a shift of the scene
+      itself (camera, layout, objects) leaves them within the source's
+      spread and moves deeper layers, where re-normalising removes the
+      content the heads need (docs/benchmarks.md, the per-layer
+      diagnosis).
+
+    Args:
+        threshold: the shift, in source spreads, below which a layer keeps
+            the source statistics.
+        cascade: cap each layer's ``a`` by the layers' before it.
+        calibration: the calibration itself (a dict as stored in a
+            checkpoint); usually None, and the test-time hook hands over
+            the loaded checkpoint's (:meth:`load_calibration`).
+    """
+
+    def __init__(self, threshold: float = 3.0, cascade: bool = True,
+                 calibration: Optional[dict] = None):
+        super().__init__()
+        if not threshold > 0:
+            raise ValueError(f'threshold must be > 0, got {threshold}')
+        self.threshold = float(threshold)
+        self.cascade = cascade
+        self.calibration = calibration
+        self._spread_scale = 1.0
+        self._cap: Optional[torch.Tensor] = None
+        #: ``{layer name: z}`` of the last batch.
+        self.last_scores = {}
+
+    def load_calibration(self, checkpoint: dict) -> None:
+        """Take the calibration of a loaded checkpoint."""
+        if CALIBRATION_KEY not in checkpoint:
+            raise KeyError(
+                f'the checkpoint has no {CALIBRATION_KEY!r}: the gated '
+                'normalisation policy needs the source\'s batch-to-batch '
+                'spread; write a calibrated copy with python '
+                'tools/analysis_tools/calibrate_norm_stats.py CONFIG '
+                'CHECKPOINT --out CALIBRATED')
+        self.calibration = checkpoint[CALIBRATION_KEY]
+
+    def bind(self, model) -> None:
+        super().bind(model)
+        if self.calibration is None:
+            raise ValueError(
+                "norm_policy='gated' has no calibration: load a checkpoint "
+                f"that holds {CALIBRATION_KEY!r} (python tools/"
+                'analysis_tools/calibrate_norm_stats.py CONFIG CHECKPOINT '
+                '--out CALIBRATED writes one) or pass calibration=...')
+        missing = [n for n, _ in self._layers
+                   if n not in self.calibration['layers']]
+        if missing:
+            raise ValueError(f'the calibration does not cover the '
+                             f'BatchNorm layers {missing[:5]}; calibrate '
+                             'this model\'s checkpoint')
+        self._spreads = {
+            name: {k: v.to(layer.running_mean.device)
+                   for k, v in self.calibration['layers'][name].items()}
+            for name, layer in self._layers}
+
+    def before_steps(self, model, inputs: torch.Tensor) -> None:
+        size = self.calibration['batch_size']
+        self._spread_scale = (size / inputs.shape[0]) ** 0.5
+        self._cap = None
+        scores = {}
+        self._scores = scores
+        super().before_steps(model, inputs)
+        self.last_scores = dict(zip(scores, torch.stack(
+            list(scores.values())).tolist())) if scores else {}
+
+    def target_weight(self, name, layer, mean, var) -> torch.Tensor:
+        z = shift_score(self._spreads[name], mean, var,
+                        layer.eps, self._spread_scale)
+        self._scores[name] = z
+        a = (1 - (self.threshold / z.clamp_min(1e-12)) ** 2).clamp_min(0)
+        if self.cascade:
+            if self._cap is not None:
+                a = torch.minimum(a, self._cap)
+            self._cap = a
+        return a

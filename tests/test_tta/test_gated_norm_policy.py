@@ -1,0 +1,115 @@
+"""GatedNormPolicy (ours): adapt only outside the source's own spread."""
+import pytest
+import torch
+
+from s4t_mm.tta.norm_policies import GatedNormPolicy, build_norm_policy
+from s4t_mm.tta.norm_policies.norm_statistics import (calibrate_spread,
+                                                      measure_batch)
+from .test_prior_norm_policy import TwoBN
+
+
+def source_batch(generator):
+    return torch.randn(8, 3, 6, 6, generator=generator)
+
+
+def calibrated_model():
+    """TwoBN whose running statistics are those of the source distribution
+    (standard normal images), with its calibration."""
+    model = TwoBN()
+    g = torch.Generator().manual_seed(1)
+    model.train()
+    for layer in (model.bn1, model.bn2):
+        layer.momentum = None  # cumulative average
+    with torch.no_grad():
+        for _ in range(50):
+            model(source_batch(g))
+    model.eval()
+    calibration = calibrate_spread(model, [source_batch(g)
+                                           for _ in range(20)])
+    return model, calibration, g
+
+
+def test_source_batch_keeps_the_source_statistics():
+    model, calibration, g = calibrated_model()
+    source = [b.clone() for b in (model.bn1.running_mean,
+                                  model.bn1.running_var,
+                                  model.bn2.running_mean)]
+    policy = build_norm_policy(dict(type='gated', calibration=calibration))
+    policy.bind(model)
+    policy.set_mode(model)
+    policy.before_steps(model, source_batch(g))
+    assert max(policy.last_scores.values()) < 3.0  # about one spread
+    assert policy.last_weights == {'bn1': 0.0, 'bn2': 0.0}
+    for before, after in zip(source, (model.bn1.running_mean,
+                                      model.bn1.running_var,
+                                      model.bn2.running_mean)):
+        assert torch.equal(before, after)
+
+
+def test_shifted_batch_adapts():
+    model, calibration, g = calibrated_model()
+    policy = GatedNormPolicy(calibration=calibration)
+    policy.bind(model)
+    policy.set_mode(model)
+    shifted = source_batch(g) * 3 + 2  # contrast and brightness
+    policy.before_steps(model, shifted)
+    z = policy.last_scores['bn1']
+    assert z > 10
+    a = 1 - (3.0 / z) ** 2
+    assert policy.last_weights['bn1'] == pytest.approx(a, rel=1e-5)
+    h = model.conv1(shifted).detach()
+    mean = h.mean((0, 2, 3))
+    source_mean = calibration['layers']['bn1']['mean_center']
+    # the running mean now lies a of the way from the source to the batch
+    # (the source statistics are the layer's running ones, close to the
+    # calibration's centre)
+    torch.testing.assert_close(model.bn1.running_mean,
+                               source_mean + a * (mean - source_mean),
+                               atol=0.05, rtol=0.0)
+
+
+def test_cascade_caps_deeper_layers():
+    model, calibration, _ = calibrated_model()
+    policy = GatedNormPolicy(calibration=calibration, cascade=True)
+    policy.bind(model)
+    policy._scores = {}
+    layer1 = calibration['layers']['bn1']
+    layer2 = calibration['layers']['bn2']
+    # the first layer sees a source-like batch, the second a far one
+    a1 = policy.target_weight('bn1', model.bn1, layer1['mean_center'],
+                              layer1['logvar_center'].exp())
+    a2 = policy.target_weight('bn2', model.bn2,
+                              layer2['mean_center'] + 100.0,
+                              layer2['logvar_center'].exp())
+    assert float(a1) == 0.0 and float(a2) == 0.0
+    policy = GatedNormPolicy(calibration=calibration, cascade=False)
+    policy.bind(model)
+    policy._scores = {}
+    policy.target_weight('bn1', model.bn1, layer1['mean_center'],
+                         layer1['logvar_center'].exp())
+    a2 = policy.target_weight('bn2', model.bn2,
+                              layer2['mean_center'] + 100.0,
+                              layer2['logvar_center'].exp())
+    assert float(a2) > 0.99
+
+
+def test_spread_is_the_source_batch_to_batch_deviation():
+    model, _, _ = calibrated_model()
+    g = torch.Generator().manual_seed(5)
+    batches = [source_batch(g) for _ in range(4)]
+    calibration = calibrate_spread(model, batches)
+    means = torch.stack([measure_batch(model, b)['bn1'][0] for b in batches])
+    torch.testing.assert_close(calibration['layers']['bn1']['mean_spread'],
+                               means.std(0))
+    assert calibration['batch_size'] == 8
+    assert calibration['num_batches'] == 4
+
+
+def test_needs_a_calibration():
+    model, _, _ = calibrated_model()
+    with pytest.raises(ValueError, match='has no calibration'):
+        GatedNormPolicy().bind(model)
+    with pytest.raises(KeyError, match='calibrate_norm_stats'):
+        GatedNormPolicy().load_calibration({'state_dict': {}})
+    with pytest.raises(ValueError, match='threshold must be > 0'):
+        GatedNormPolicy(threshold=0)
