@@ -1,5 +1,6 @@
-"""``s4t_mm::`` in configs: ``_base_ = ['s4t_mm::s4t/synthetic_r18_s4t_tta.py']``
-from any project once ``s4t_mm`` is imported (``custom_imports`` or a tool).
+"""``s4t_mm::`` in configs, e.g.
+``_base_ = ['s4t_mm::s4t/synthetic_r18_s4t_tta.py']``, from any project once
+``s4t_mm`` is imported (``custom_imports`` or a tool).
 
 mmengine 0.10.7 turns ``scope::path`` into ``(package, path)`` with
 ``_get_package_and_cfg_path``, which knows only the scopes of
