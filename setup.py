@@ -62,11 +62,14 @@ class BuildPyWithMim(build_py):
     or links them into the checkout for an editable install."""
 
     def run(self):
-        super().run()
         if self.editable_mode:
+            super().run()
             add_mim_extension(osp.join(HERE, 's4t_mm'), 'symlink')
-        else:
-            add_mim_extension(osp.join(self.build_lib, 's4t_mm'), 'copy')
+            return
+        # build/ outlives builds: a module deleted since must not ship
+        shutil.rmtree(osp.join(self.build_lib, 's4t_mm'), ignore_errors=True)
+        super().run()
+        add_mim_extension(osp.join(self.build_lib, 's4t_mm'), 'copy')
 
 
 class DevelopWithMim(develop):
