@@ -1,17 +1,25 @@
 """Drive the task-synchronisation analysis with a Runner: each domain of a
 config adapted step by step and scored every few steps
-(:class:`~s4t_mm.engine.hooks.TaskSyncHook`)."""
+(:class:`~s4t_mm.engine.hooks.TaskSyncHook`).
+
+:func:`sync_reports` is the one cache of its reports, shared by every tool
+that runs the analysis (``tools/analysis_tools/analyze_sync.py``,
+``tools/compare_methods.py --sync-steps``, ``tools/benchmark_methods.py``).
+"""
 import copy
 import os.path as osp
 from typing import Dict, Optional, Sequence
+from urllib.parse import quote
 
 from mmengine.config import Config
 from mmengine.dist import is_main_process
 from mmengine.logging import print_log
 
 from s4t_mm.engine.hooks import TaskSyncHook
+from s4t_mm.tta.protocols import protocol_config
 from s4t_mm.visualization.sync_plots import plot_sync
-from .adaptation import build_runner, evaluate_domain, tta_hook_cfg, with_seed
+from .adaptation import (DomainResults, build_runner, evaluate_domain,
+                         result_key, tta_hook_cfg, with_seed)
 
 SYNC_HOOK_TYPES = ('TaskSyncHook', 's4t_mm.TaskSyncHook')
 
@@ -26,8 +34,7 @@ def with_sync_hook(cfg: Config, interval: int,
     if tta is None:
         raise ValueError('the config has no TestTimeAdaptHook in '
                          'custom_hooks; there is no adaptation to analyse')
-    protocol = tta.get('protocol', 'episodic')
-    protocol = dict(type=protocol) if isinstance(protocol, str) else protocol
+    protocol = protocol_config(tta.get('protocol'))
     if protocol.get('type') != 'paper':
         raise ValueError(f'the synchronisation analysis needs the paper '
                          f'protocol (adapt, then evaluate), the config uses '
@@ -79,4 +86,39 @@ def run_sync_analysis(cfg: Config, checkpoint: str, domains: Sequence[dict],
         print_log(f'[{name}] {domain["name"]}: best step per task '
                   f'{report["best_step"]}, spread {report["spread"]}',
                   logger='current')
+    return reports
+
+
+def method_parts(out_dir: str, name: str, run: str) -> str:
+    """The folder of one run of method ``name`` (``seed<seed>``, ``sync``)
+    among the stored units of ``out_dir``:
+    ``out_dir/parts/methods/<name>/<run>``."""
+    return osp.join(out_dir, 'parts', 'methods', quote(name, safe=''), run)
+
+
+def sync_reports(cfg: Config, checkpoint: str, domains: Sequence[dict],
+                 seed: int, name: str, out_dir: str, steps: Optional[int],
+                 interval: int, tolerance: float = 0.0,
+                 resume: bool = False) -> Dict[str, dict]:
+    """:func:`run_sync_analysis` of method ``name`` on every domain, each
+    domain's report stored as it finishes in
+    ``method_parts(out_dir, name, 'sync')/<domain>.json`` (keyed by the
+    settings, checkpoint, seed and ``[steps, interval, tolerance]``) and,
+    with ``resume``, reused. Plots go to
+    ``out_dir/sync/sync_<name>_<domain>.png``."""
+    store = DomainResults(method_parts(out_dir, name, 'sync'), resume)
+    seeded = with_seed(cfg, seed)
+    keys = {d['name']: result_key(seeded, checkpoint, d, seed,
+                                  sync=[steps, interval, tolerance])
+            for d in domains}
+    reports = {d['name']: store.load(d['name'], keys[d['name']])
+               for d in domains}
+    for domain in [d for d in domains if reports[d['name']] is None]:
+        report = run_sync_analysis(
+            cfg, checkpoint, [domain], steps=steps, interval=interval,
+            seed=seed, work_dir=osp.join(out_dir, name), name=name,
+            plot_dir=osp.join(out_dir, 'sync'),
+            tolerance=tolerance)[domain['name']]
+        reports[domain['name']] = store.save(domain['name'],
+                                             keys[domain['name']], report)
     return reports

@@ -1,5 +1,5 @@
-"""What the tools share: their common flags, work dir, AMP, distributed
-launch."""
+"""What the tools share: their common flags (one spelling each, older ones
+kept as aliases), work dir, AMP, distributed launch."""
 import argparse
 import logging
 import os
@@ -32,7 +32,8 @@ def add_common_args(parser: argparse.ArgumentParser,
       (``--domains-key`` is the same flag);
     - ``--launcher`` (and ``--local-rank``): the job launcher, ``pytorch``
       under torchrun (:func:`apply_launcher`);
-    - ``--cfg-options``: ``key=value`` overrides of the config.
+    - ``--cfg-options``: ``key=value`` overrides of the config;
+    - and, added by :func:`add_checkpoint_arg`, ``--checkpoint``.
 
     ``seeds`` and ``domains`` are the defaults (None: the tool decides);
     ``with_seeds=False`` / ``with_domains=False`` / ``launcher=False`` leave
@@ -62,6 +63,47 @@ def add_common_args(parser: argparse.ArgumentParser,
                             help='job launcher; pytorch under torchrun')
         parser.add_argument('--local_rank', '--local-rank', type=int,
                             default=0)
+
+
+def add_checkpoint_arg(parser: argparse.ArgumentParser,
+                       several: bool = False,
+                       positional: bool = False) -> None:
+    """``--checkpoint``: the source-trained checkpoint, required
+    (``several``: one or more, e.g. one per config); ``--checkpoints`` is
+    the same flag. With ``positional`` it may also come as the positional
+    argument after the config, as in mmseg's ``tools/test.py CONFIG
+    CHECKPOINT``; call :func:`resolve_checkpoint` after parsing."""
+    parser.add_argument('--checkpoint', '--checkpoints', dest='checkpoint',
+                        nargs='+' if several else None,
+                        required=not positional,
+                        help='source-trained checkpoint' +
+                        ('(s): one per config, or one for all'
+                         if several else ''))
+    if positional:
+        parser.add_argument('checkpoint_positional', metavar='CHECKPOINT',
+                            nargs='*' if several else '?',
+                            help='the same as --checkpoint')
+
+
+def resolve_checkpoint(parser: argparse.ArgumentParser, args) -> None:
+    """``args.checkpoint`` from ``--checkpoint`` or the positional spelling
+    of :func:`add_checkpoint_arg`; exactly one of them must be given."""
+    positional = args.checkpoint_positional
+    del args.checkpoint_positional
+    if positional and args.checkpoint:
+        parser.error(f'the checkpoint is given twice ({positional!r} and '
+                     f'--checkpoint {args.checkpoint!r}); give it once')
+    args.checkpoint = positional or args.checkpoint
+    if not args.checkpoint:
+        parser.error('a checkpoint is required: --checkpoint CKPT')
+
+
+def check_checkpoint(checkpoint: str) -> None:
+    """Raise unless ``checkpoint`` is a file, saying how to make one."""
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(
+            f'checkpoint {checkpoint!r} does not exist; train one with '
+            'tools/train.py or pass the path of a .pth file')
 
 
 def one_seed(parser: argparse.ArgumentParser, args) -> int:
@@ -133,12 +175,21 @@ def load_tool_config(config: str, checkpoint: str = None,
                      ) -> Config:
     """The config of a ``tools/`` entry point: checks the checkpoint exists,
     applies ``--cfg-options`` and the work-dir rule."""
-    if checkpoint is not None and not osp.isfile(checkpoint):
-        raise FileNotFoundError(
-            f'checkpoint {checkpoint!r} does not exist; train one with '
-            'tools/train.py or pass the path of a .pth file')
+    if checkpoint is not None:
+        check_checkpoint(checkpoint)
     cfg = Config.fromfile(config)
     if cfg_options is not None:
         cfg.merge_from_dict(cfg_options)
     default_work_dir(cfg, config, work_dir)
+    return cfg
+
+
+def config_from_args(args) -> Config:
+    """:func:`load_tool_config` from a tool's parsed ``config``,
+    ``checkpoint``, ``work_dir`` and ``cfg_options``, with the tool's
+    ``--launcher`` set up (:func:`apply_launcher`) if it has one."""
+    cfg = load_tool_config(args.config, args.checkpoint, args.work_dir,
+                           args.cfg_options)
+    if hasattr(args, 'launcher'):
+        apply_launcher(cfg, args)
     return cfg

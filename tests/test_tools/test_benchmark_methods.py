@@ -1,5 +1,6 @@
 """tools/benchmark_methods.py on the tiny setup: a method table of BN-adapt
-and S4T, two domains, one seed, resumed."""
+and S4T, two domains, one seed, resumed; a part stored in the cache layout
+of the old tool is reused; the continual stream."""
 import json
 import os
 import os.path as osp
@@ -8,32 +9,46 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from ..test_tta.tiny_runner import save_tiny_checkpoint, tiny_tta_cfg
-from .utils import load_tool
+from s4t_mm.apis import run_domains
+from s4t_mm.apis.adaptation import result_key, with_seed
+from ..test_tta.tiny_runner import TARGETS, save_tiny_checkpoint, tiny_tta_cfg
+from .utils import load_tool, record_evaluations
+
+S4T = dict(type='S4TAdapter', optimizer=dict(type='SGD', lr=0.05))
 
 
 def _tool():
     return load_tool('benchmark_methods')
 
 
-def _table(tmp_path):
+def _table(tmp_path, **overrides):
     source_dir = tmp_path / 'source'
     os.makedirs(source_dir)
     ckpt = save_tiny_checkpoint(source_dir / 'iter_1.pth')
     (source_dir / 'last_checkpoint').write_text(ckpt)
     cfg = tiny_tta_cfg(tmp_path / 'unused', tmp_path / 'cache', steps=2)
     cfg.pop('custom_hooks')
-    s4t = dict(type='S4TAdapter', optimizer=dict(type='SGD', lr=0.05))
-    cfg.merge_from_dict(dict(
+    cfg.merge_from_dict(dict(dict(
         source_work_dir=str(source_dir), train_config='unused.py',
         domains_key='target_domains', seeds=[0],
         protocol=dict(type='paper', steps=2, num_batches=1, seed=0),
         sync_methods=['s4t'], sync_steps=2, sync_interval=1,
-        methods=dict(bn_adapt=dict(type='NormStatsAdapter'), s4t=s4t,
-                     s4t_grad_only=dict(s4t, norm_policy='source_stats'))))
+        methods=dict(bn_adapt=dict(type='NormStatsAdapter'), s4t=S4T,
+                     s4t_grad_only=dict(S4T, norm_policy='source_stats'))),
+        **overrides))
     path = str(tmp_path / 'table.py')
     cfg.dump(path)
     return path, ckpt
+
+
+@pytest.fixture
+def evaluated(monkeypatch):
+    """(run name, domain) of every domain actually evaluated."""
+    return record_evaluations(monkeypatch)
+
+
+def _mtimes(folder):
+    return {p: p.stat().st_mtime_ns for p in folder.rglob('*.json')}
 
 
 def test_benchmark_writes_configs_table_and_resumes(tmp_path):
@@ -66,14 +81,84 @@ def test_benchmark_writes_configs_table_and_resumes(tmp_path):
              for d in results['domains']]
     assert float(cells[5]) == pytest.approx(np.median(gains), abs=0.01)
     assert cells[6] == f'{sum(g > 0 for g in gains)}/2'
-    assert (work / 'sync' / 's4t.json').is_file()
+    # the synchronisation reports: the one cache every tool shares
+    sync = work / 'parts' / 'methods' / 's4t' / 'sync'
+    assert sorted(p.name for p in sync.iterdir()) == ['cool.json',
+                                                      'warm.json']
+    assert osp.getsize(work / 'sync' / 'sync_s4t_warm.png') > 0
     assert '| s4t | warm | depth ' in text
+    assert 'Continual stream' not in text
 
     # a second run finds every unit done and writes the same table
-    stamp = osp.getmtime(work / 'sync' / 's4t.json')
+    stamps = _mtimes(work / 'parts')
     tool.main([table, '--work-dir', str(work)])
     assert (work / 'benchmark.md').read_text() == text
-    assert osp.getmtime(work / 'sync' / 's4t.json') == stamp
+    assert _mtimes(work / 'parts') == stamps
+
+
+def test_a_part_in_the_old_cache_layout_is_reused(tmp_path, evaluated):
+    """The old tools/benchmark_methods.py stored every (method, seed,
+    domain) as ``parts/methods/<name>/seed<seed>/<domain>.json``: ``{key,
+    result}`` in sorted, indented JSON. Such a file is read, not redone,
+    and its numbers reach the tables unchanged."""
+    table, ckpt = _table(tmp_path, sync_methods=[])
+    work = tmp_path / 'bench'
+    tool = _tool()
+    tool.main([table, '--work-dir', str(work), '--methods', 's4t'])
+    cfg = Config.fromfile(str(work / 'configs' / 's4t.py'))
+    key = result_key(with_seed(cfg, 0), ckpt, TARGETS[0], 0)
+    part = work / 'parts' / 'methods' / 's4t' / 'seed0' / 'warm.json'
+    stored = json.loads(part.read_text())
+    assert stored['key'] == key
+    old = dict(key=key, result=dict(stored['result'], metrics=dict(
+        stored['result']['metrics'], **{'semseg/mIoU': 12.5})))
+    part.write_text(json.dumps(old, indent=2, sort_keys=True))
+    before = part.read_bytes()
+    evaluated.clear()
+    tool.main([table, '--work-dir', str(work), '--methods', 's4t'])
+    assert evaluated == []
+    assert part.read_bytes() == before
+    results = json.loads((work / 'comparison.json').read_text())
+    s4t = results['methods']['s4t']['summary']['warm']
+    assert s4t['adapted']['semseg/mIoU'] == 12.5
+    assert '| warm | s4t | 12.500 |' in (work / 'comparison.md').read_text()
+
+
+def test_continual_stream_carries_the_state_across_domains(tmp_path):
+    table, ckpt = _table(tmp_path, continual=True, sync_methods=[],
+                         protocol=dict(type='online', steps=1))
+    work = tmp_path / 'stream'
+    text = _tool().main([table, '--work-dir', str(work), '--methods', 's4t'])
+    results = json.loads((work / 'comparison.json').read_text())
+    assert results['domains'] == ['warm', 'cool']
+    summary = results['methods']['s4t']['summary']
+    stream = text[text.index('## Continual stream'):].splitlines()
+    rows = [line for line in stream if line.startswith('| 1 ') or
+            line.startswith('| 2 ')]
+    assert rows == [
+        f'| {i} | {d} | {summary[d]["delta_m"]:+.2f} ± '
+        f'{summary[d]["delta_m_std"]:.2f} |'
+        for i, d in enumerate(['warm', 'cool'], 1)]
+
+    # the same method reset at each domain: the first domain is the same
+    # run, the second starts from the source state instead of warm's
+    cfg = Config.fromfile(str(work / 'configs' / 's4t.py'))
+    cfg.custom_hooks[0]['protocol'] = dict(type='online', steps=1,
+                                           reset_each_domain=True)
+    reset = run_domains(cfg, ckpt, TARGETS, adapt=True, seed=0,
+                        work_dir=str(tmp_path / 'reset'), name='reset')
+    continual = results['methods']['s4t']['summary']
+    assert continual['warm']['adapted_per_seed']['0'] == \
+        reset['warm']['metrics']
+    assert continual['cool']['adapted_per_seed']['0'] != \
+        reset['cool']['metrics']
+
+
+def test_continual_needs_a_protocol_that_carries_the_state(tmp_path):
+    table, _ = _table(tmp_path, continual=True, sync_methods=[])
+    with pytest.raises(ValueError, match=r"continual=True needs .*"
+                       r"type='online'.* the table has .*'paper'"):
+        _tool().main([table, '--work-dir', str(tmp_path / 'w')])
 
 
 def test_unknown_method_names_the_table(tmp_path):

@@ -1,4 +1,5 @@
 """Every tool spells and reads its shared flags the same way."""
+import argparse
 import sys
 
 import pytest
@@ -13,7 +14,7 @@ TOOLS = {
     'relation_report': (['--checkpoint', 'c.pth'], dict(launcher=False)),
     'diagnose_adaptation': (['--checkpoint', 'c.pth'],
                             dict(launcher=False)),
-    'compare_methods': (['--configs', 'a.py', '--checkpoints', 'c.pth'],
+    'compare_methods': (['--configs', 'a.py', '--checkpoint', 'c.pth'],
                         dict(launcher=True)),
     'benchmark_methods': ([], dict(launcher=True)),
 }
@@ -58,3 +59,43 @@ def test_a_one_seed_tool_refuses_several(monkeypatch, capsys):
         _parse(monkeypatch, 'analyze_sync',
                ['cfg.py', '--checkpoint', 'c.pth', '--seeds', '0', '1'])
     assert 'this tool runs one seed' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('name,argv', [
+    ('test_time_adapt', ['cfg.py', '--checkpoint', 'c.pth']),
+    ('test_time_adapt', ['cfg.py', '--checkpoints', 'c.pth']),
+    ('test_time_adapt', ['cfg.py', 'c.pth']),  # mmseg's positional spelling
+    ('analyze_sync', ['cfg.py', 'c.pth', '--seeds', '2']),
+])
+def test_one_checkpoint_flag_with_its_old_spellings(monkeypatch, name, argv):
+    assert _parse(monkeypatch, name, argv).checkpoint == 'c.pth'
+
+
+def test_several_checkpoints_under_both_spellings(monkeypatch):
+    for flag in ('--checkpoint', '--checkpoints'):
+        args = _parse(monkeypatch, 'compare_methods', [
+            '--configs', 'a.py', 'b.py', flag, 'x.pth', 'y.pth',
+            '--work-dir', 'out'])
+        assert args.checkpoint == ['x.pth', 'y.pth']
+
+
+@pytest.mark.parametrize('argv,error', [
+    (['cfg.py'], 'a checkpoint is required: --checkpoint CKPT'),
+    (['cfg.py', 'a.pth', '--checkpoint', 'b.pth'],
+     "the checkpoint is given twice ('a.pth' and --checkpoint 'b.pth')"),
+])
+def test_a_checkpoint_given_never_or_twice_is_refused(monkeypatch, capsys,
+                                                      argv, error):
+    with pytest.raises(SystemExit):
+        _parse(monkeypatch, 'test_time_adapt', argv)
+    assert error in capsys.readouterr().err
+
+
+def test_resolve_checkpoint_on_a_plain_parser():
+    from s4t_mm.engine.launch import add_checkpoint_arg, resolve_checkpoint
+    parser = argparse.ArgumentParser()
+    parser.add_argument('config')
+    add_checkpoint_arg(parser, positional=True)
+    args = parser.parse_args(['cfg.py', '--checkpoint', 'c.pth'])
+    resolve_checkpoint(parser, args)
+    assert vars(args) == dict(config='cfg.py', checkpoint='c.pth')

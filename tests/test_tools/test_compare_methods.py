@@ -1,24 +1,20 @@
 """tools/compare_methods.py on the tiny setup: two methods, two seeds, two
-target domains, with the synchronisation analysis."""
-import importlib.util
+target domains, with the synchronisation analysis; and the helpers of
+s4t_mm.apis.comparison behind it."""
 import json
 import os.path as osp
 import re
 
 import pytest
 
+from s4t_mm.apis.comparison import checkpoint_labels, compare, method_names
 from ..test_tta.tiny_runner import save_tiny_checkpoint, tiny_tta_cfg
-
-TOOL = osp.join(osp.dirname(__file__), '..', '..', 'tools',
-                'compare_methods.py')
+from .utils import load_tool
 
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location('compare_methods', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('compare_methods')
 
 
 def test_compare_two_methods(tool, tmp_path):
@@ -60,29 +56,28 @@ def test_compare_two_methods(tool, tmp_path):
     assert re.search(r'^\| warm \| s4t \|( [0-9.]+ ± [0-9.]+ \|){4} '
                      r'[+-][0-9.]+ ± [0-9.]+ \| semseg \d+, depth \d+, '
                      r'normals \d+, edge \d+ \(\d+\) \|$', rows[1])
-    assert osp.getsize(out / 'sync' / 'sync_s4t_sync_warm.png') > 0
+    assert osp.getsize(out / 'sync' / 'sync_s4t_warm.png') > 0
     assert '| method | mean delta_m over domains (%) | best on |' in table
 
 
-def test_checkpoint_labels_and_names(tool):
-    assert list(tool.checkpoint_labels(['a/x.pth', 'b/y.pth', 'a/x.pth'])
+def test_checkpoint_labels_and_names():
+    assert list(checkpoint_labels(['a/x.pth', 'b/y.pth', 'a/x.pth'])
                 .values()) == ['x', 'y']
-    assert list(tool.checkpoint_labels(['a/iter_8.pth', 'b/iter_8.pth'])
+    assert list(checkpoint_labels(['a/iter_8.pth', 'b/iter_8.pth'])
                 .values()) == ['a', 'b']
-    assert tool.method_names(['c/s4t_tta.py']) == ['s4t_tta']
+    assert method_names(['c/s4t_tta.py']) == ['s4t_tta']
     with pytest.raises(ValueError, match='must be unique'):
-        tool.method_names(['a/x.py', 'b/x.py'])
+        method_names(['a/x.py', 'b/x.py'])
 
 
-def test_checkpoints_must_match_configs(tool, tmp_path):
+def test_checkpoints_must_match_configs(tmp_path):
     cfg = tiny_tta_cfg(tmp_path, tmp_path / 'cache')
     with pytest.raises(ValueError, match='give one per config or one for '
                        'all'):
-        tool.compare([cfg] * 3, ['a', 'b', 'c'], ['a', 'b', 'c'],
-                     ['x.pth', 'y.pth'], [0], 'target_domains',
-                     str(tmp_path))
+        compare([cfg] * 3, ['a', 'b', 'c'], ['a', 'b', 'c'],
+                ['x.pth', 'y.pth'], [0], 'target_domains', str(tmp_path))
     cfg.custom_hooks = []
     with pytest.raises(ValueError, match='has no TestTimeAdaptHook'):
-        tool.compare([cfg], ['a.py'], ['a'], ['x.pth'], [0],
-                     'target_domains', str(tmp_path))
+        compare([cfg], ['a.py'], ['a'], ['x.pth'], [0], 'target_domains',
+                str(tmp_path))
 

@@ -1,9 +1,7 @@
 """tools/test_time_adapt.py and tools/compare_methods.py keep every finished
 domain as they go: killed by a signal and run again with --resume they skip
 what is done and end with the same JSON as an uninterrupted run."""
-import importlib.util
 import json
-import os.path as osp
 import signal
 import subprocess
 import sys
@@ -11,9 +9,10 @@ import time
 
 import pytest
 
-import s4t_mm.apis.adaptation as adaptation
+import s4t_mm.apis.sync_analysis as sync_analysis
 from ..test_tta.tiny_runner import TARGETS, save_tiny_checkpoint, tiny_tta_cfg
 from .test_train_and_adapt import ROOT, _run
+from .utils import load_tool, record_evaluations
 
 DOMAINS = TARGETS + [dict(name='warm-brightness-4', dataset=dict(
     style='target_warm'), corruption=dict(corruption='brightness',
@@ -21,17 +20,9 @@ DOMAINS = TARGETS + [dict(name='warm-brightness-4', dataset=dict(
 SGD = dict(type='SGD', lr=0.05)
 
 
-def _load_tool(name):
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope='module')
 def compare_tool():
-    return _load_tool('compare_methods')
+    return load_tool('compare_methods')
 
 
 @pytest.fixture(scope='module')
@@ -60,6 +51,12 @@ def _kill_when(proc, ready, sig):
     proc.send_signal(sig)
     proc.wait()
     assert proc.returncode == -sig
+
+
+@pytest.fixture
+def evaluated(monkeypatch):
+    """(run name, domain) of every domain actually evaluated."""
+    return record_evaluations(monkeypatch)
 
 
 def _mtimes(folder):
@@ -121,22 +118,6 @@ def test_compare_methods_resumes_after_sigterm(tmp_path, ckpt):
     assert len(_mtimes(parts)) == 3 + 6
 
 
-@pytest.fixture
-def evaluated(monkeypatch):
-    """(run name, domain) of every domain actually evaluated."""
-    calls = []
-    evaluate = adaptation.evaluate_domain
-
-    def recorded(runner, run_cfg, domain):
-        # the runner appends a timestamp (YYYYmmdd_HHMMSS) to the name
-        calls.append((runner.experiment_name.rsplit('_', 2)[0],
-                      domain['name']))
-        return evaluate(runner, run_cfg, domain)
-
-    monkeypatch.setattr(adaptation, 'evaluate_domain', recorded)
-    return calls
-
-
 def test_compare_resume_runs_only_new_units(compare_tool, tmp_path, ckpt,
                                             evaluated, monkeypatch):
     domains = DOMAINS[:2]
@@ -151,20 +132,20 @@ def test_compare_resume_runs_only_new_units(compare_tool, tmp_path, ckpt,
     assert len(evaluated) == 2 + 2
     evaluated.clear()
     synced = []
-    run_sync_analysis = compare_tool.run_sync_analysis
+    run_sync_analysis = sync_analysis.run_sync_analysis
 
     def recorded_sync(*args, **kwargs):
         synced.append((kwargs['name'], args[2][0]['name']))
         return run_sync_analysis(*args, **kwargs)
 
-    monkeypatch.setattr(compare_tool, 'run_sync_analysis', recorded_sync)
+    monkeypatch.setattr(sync_analysis, 'run_sync_analysis', recorded_sync)
     results = compare_tool.main(['--configs', a, b, '--seeds', '0', '1',
                                  '--resume', *common])
     # only (a, seed 1) and b's two seeds; no source-only, nothing of (a, 0)
     assert sorted(evaluated) == sorted(
         [('a_seed1', d['name']) for d in domains] +
         [(f'b_seed{s}', d['name']) for s in (0, 1) for d in domains])
-    assert synced == [('b_sync', d['name']) for d in domains]
+    assert synced == [('b', d['name']) for d in domains]
     assert list(results['methods']) == ['a', 'b']
     assert results['methods']['a']['sync']['warm']['steps'] == [0, 1, 2]
 

@@ -1,9 +1,9 @@
 """Task synchronisation analysis: each task's metric along adaptation.
 
-    python tools/analyze_sync.py CONFIG --checkpoint CKPT [--steps 40]
-        [--interval 5] [--tolerance 0] [--domains target_domains]
-        [--only NAME ...]
-        [--seeds 0] [--work-dir DIR] [--out FILE.json]
+    python tools/analysis_tools/analyze_sync.py CONFIG --checkpoint CKPT
+        [--steps 40] [--interval 5] [--tolerance 0]
+        [--domains target_domains] [--only NAME ...] [--seeds 0]
+        [--work-dir DIR] [--out FILE.json] [--resume]
         [--cfg-options k=v ...] [--launcher L]
 
 For each target domain of the config (a test-time adaptation config with the
@@ -11,27 +11,30 @@ paper protocol): reset to the checkpoint, adapt step by step on the
 unlabeled adaptation batch, and every ``interval`` steps score each task on
 the domain's labelled test set (labels are only scored, never adapted on).
 Prints each task's best step and the spread of best steps across tasks,
-writes one PNG per domain (per-task relative improvement over step 0
-against the step, up = better) and a JSON of all reports.
+writes one PNG per domain (``DIR/sync/sync_<config name>_<domain>.png``:
+per-task relative improvement over step 0 against the step, up = better)
+and a JSON of all reports. Each domain's report is kept in
+``DIR/parts/methods/<config name>/sync/``, the cache that
+``tools/compare_methods.py --sync-steps`` and ``tools/benchmark_methods.py``
+use too; ``--resume`` reuses it.
 """
 import argparse
 import os.path as osp
 
 from mmengine.logging import print_log
 
-from s4t_mm.apis import check_domains
-from s4t_mm.engine.launch import (add_common_args, apply_launcher,
-                                  load_tool_config, one_seed)
-from s4t_mm.apis.sync_analysis import run_sync_analysis
+from s4t_mm.apis import check_domains, sync_reports
+from s4t_mm.engine.launch import (add_checkpoint_arg, add_common_args,
+                                  config_from_args, one_seed,
+                                  resolve_checkpoint)
 from s4t_mm.utils import dump_json_atomic, register_all_modules
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Per-task metric along test-time adaptation')
     parser.add_argument('config', help='test-time adaptation config')
-    parser.add_argument('--checkpoint', required=True,
-                        help='source-trained checkpoint')
+    add_checkpoint_arg(parser, positional=True)
     parser.add_argument('--steps', type=int, default=None,
                         help='adaptation steps per batch; default the '
                         "config's")
@@ -44,18 +47,20 @@ def parse_args():
     parser.add_argument('--only', nargs='+',
                         help='analyse only these domain names')
     parser.add_argument('--out', help='results JSON path')
+    parser.add_argument('--resume', action='store_true',
+                        help='reuse the domains an earlier run with the '
+                        'same settings analysed (WORK_DIR/parts/)')
     add_common_args(parser)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    resolve_checkpoint(parser, args)
     args.seed = one_seed(parser, args)
     return args
 
 
-def main():
-    args = parse_args()
+def main(argv=None):
+    args = parse_args(argv)
     register_all_modules(init_default_scope=False)
-    cfg = load_tool_config(args.config, args.checkpoint, args.work_dir,
-                           args.cfg_options)
-    apply_launcher(cfg, args)
+    cfg = config_from_args(args)
     domains = check_domains(cfg, args.domains)
     if args.only:
         unknown = set(args.only) - {d['name'] for d in domains}
@@ -65,18 +70,18 @@ def main():
                              f'{[d["name"] for d in domains]}')
         domains = [d for d in domains if d['name'] in args.only]
     name = osp.splitext(osp.basename(args.config))[0]
-    reports = run_sync_analysis(
-        cfg, args.checkpoint, domains, steps=args.steps,
-        interval=args.interval, seed=args.seed, work_dir=cfg.work_dir,
-        name=name, plot_dir=cfg.work_dir, tolerance=args.tolerance)
+    reports = sync_reports(cfg, args.checkpoint, domains, args.seed, name,
+                           cfg.work_dir, args.steps, args.interval,
+                           args.tolerance, resume=args.resume)
     out = args.out or osp.join(cfg.work_dir, 'sync_results.json')
     dump_json_atomic(dict(config=args.config, checkpoint=args.checkpoint,
                           steps=args.steps, interval=args.interval,
                           tolerance=args.tolerance,
                           seed=args.seed, domains=reports), out)
     lines = [f'{d}: best step {r["best_step"]}, spread {r["spread"]}, '
-             f'plot {r["plot"]}' for d, r in reports.items()]
+             f'plot {r.get("plot")}' for d, r in reports.items()]
     print_log('\n'.join(lines + [f'results: {out}']), logger='current')
+    return reports
 
 
 if __name__ == '__main__':
