@@ -28,7 +28,7 @@ from mmengine.dist import is_main_process
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
-from s4t_mm.engine.checkpoint import load_model_weights
+from s4t_mm.engine.checkpoint import load_model_checkpoint
 from s4t_mm.evaluation.functional import delta_m, delta_m_keys
 from s4t_mm.tta.adapters.base_adapter import FAILURE_COUNTERS
 from s4t_mm.tta.protocols import (OnlineProtocol, build_protocol,
@@ -133,6 +133,11 @@ def build_runner(run_cfg: Config, checkpoint: str, domains: Sequence[dict],
     """A Runner for ``run_cfg`` with the checkpoint's weights loaded (after
     checking they fit the model) and no checkpoint left for it to load.
 
+    The weights are loaded here, through mmengine's loader
+    (:func:`~s4t_mm.engine.checkpoint.load_model_checkpoint`), not by the
+    Runner's ``load_from``: that would load inside ``runner.test()`` after
+    the hooks' ``before_run``, and only warn on a mismatch.
+
     The runner gets a visualizer of its own (the config's, under a name no
     other runner of this process has), so what it draws lands in its own
     log dir: mmengine keeps one visualizer per name for the whole process,
@@ -158,7 +163,7 @@ def build_runner(run_cfg: Config, checkpoint: str, domains: Sequence[dict],
         run_cfg.visualizer = dict(
             visualizer, name=f'{name}_visualizer_{next(_RUNNER_IDS)}')
     runner = Runner.from_cfg(run_cfg)
-    load_model_weights(unwrap_model(runner.model), checkpoint)
+    load_model_checkpoint(unwrap_model(runner.model), checkpoint)
     return runner
 
 

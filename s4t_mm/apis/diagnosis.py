@@ -14,7 +14,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from s4t_mm.engine.checkpoint import load_model_weights
+from s4t_mm.engine.checkpoint import load_model_checkpoint
 from s4t_mm.registry import METRICS, MODELS
 from s4t_mm.tta.protocols import protocol_config
 from s4t_mm.tta.session import AdaptationSession
@@ -111,9 +111,7 @@ def diagnose_domain(session: AdaptationSession, cfg: Config, domain: dict,
     report = dict(domain=domain['name'])
     if getattr(model, 'relation_predictor', None) is not None:
         with torch.no_grad():
-            predictor = model.relation_predictor
-            rel = predictor.reconstruct(predictor.compress(
-                model.extract_feat(inputs)))
+            rel = model.relation_consistency(inputs).reconstructed
         report['relation_vs_main'] = dict(
             main=score(cfg, model, batch, meta),
             relation=score(cfg, model, batch, meta, rel))
@@ -140,7 +138,7 @@ def diagnose(cfg: Config, checkpoint: str, domains: Sequence[dict],
     """:func:`diagnose_domain` of every domain, with the checkpoint's
     weights in the config's model."""
     model = MODELS.build(cfg.model)
-    load_model_weights(model, checkpoint)
+    load_model_checkpoint(model, checkpoint)
     # the adapter after the model, whose random initialisation the
     # checkpoint replaces, as the tool always built them
     session = diagnosis_session(cfg, seed)

@@ -22,8 +22,7 @@ from torch.utils.data import DataLoader
 from s4t_mm.apis.inference_io import (ImageItem, InputStream, add_scale_bar,
                                       collect_inputs, raw_encoding,
                                       write_png, write_raw)
-from s4t_mm.engine.checkpoint import (check_state_dict_fits,
-                                      load_checkpoint_file)
+from s4t_mm.engine.checkpoint import load_model_checkpoint
 from s4t_mm.registry import DATASETS, MODELS, TRANSFORMS, VISUALIZERS
 from s4t_mm.tta.protocols import protocol_config
 from s4t_mm.tta.session import AdaptationSession
@@ -145,12 +144,7 @@ class MultiTaskInferencer(BaseInferencer):
                              'checkpoint was trained with')
         model = MODELS.build(cfg.model)
         if weights is not None:
-            checkpoint = load_checkpoint_file(weights, map_location='cpu')
-            state_dict = checkpoint.get('state_dict', checkpoint)
-            state_dict = {k[len('module.'):] if k.startswith('module.')
-                          else k: v for k, v in state_dict.items()}
-            check_state_dict_fits(model, state_dict, weights)
-            model.load_state_dict(state_dict, strict=True)
+            checkpoint = load_model_checkpoint(model, weights)
             meta = checkpoint.get('meta') or {}
         else:
             warnings.warn('no checkpoint given: the predictions come from '
