@@ -253,3 +253,32 @@ def test_refuses_to_overwrite_the_source(tmp_path):
                          reference_state('nyud_taskonomy'))
     with pytest.raises(ValueError, match='refusing to overwrite'):
         convert_reference_checkpoint(src, src)
+
+
+def _equivalence_check():
+    spec = importlib.util.spec_from_file_location(
+        'check_reference_equivalence',
+        osp.join(ROOT, 'bench', 'check_reference_equivalence.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize('layout,message', [
+    (None, 'no such directory'),
+    ('models/TTT_MT.py', 'is not a checkout of the S4T reference'),
+])
+def test_equivalence_check_names_a_wrong_reference_path(
+        layout, message, tmp_path, capsys):
+    path = tmp_path / 'S4T-mtl'
+    if layout is not None:
+        (path / osp.dirname(layout)).mkdir(parents=True)
+        (path / layout).write_text('')
+    with pytest.raises(SystemExit) as exit_info:
+        _equivalence_check().main(['--reference', str(path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    if layout is not None:  # the files it looked for are named
+        assert 'utils/common_config.py' in err
+        assert 'configs/S4T/ttt/nyud_taskonomy_resnet50_S4T.yml' in err
