@@ -4,7 +4,8 @@ Each file's ```python blocks run in order in one namespace, in a temporary
 working directory that links the repository's ``configs/`` (snippets use
 paths relative to the repository root, as a reader there would). Blocks
 fenced ```python no-test are shown but not run (real data, long jobs);
-shell commands go in ```bash blocks.
+shell commands go in ```bash blocks. The README's tool table lists every
+script of tools/, and the tools the docs run exist.
 """
 import re
 from pathlib import Path
@@ -54,3 +55,27 @@ def test_doc_snippets_run(doc, tmp_path, monkeypatch, _scope_restored):
     for line, code in runnable:
         # padded so that tracebacks give the line numbers of the .md file
         exec(compile('\n' * (line - 1) + code, str(doc), 'exec'), namespace)
+
+
+#: A path of a script in tools/ (not tests/test_tools/), and one run by a
+#: command line (``python tools/x.py``, ``torchrun ... 2 tools/x.py``): the
+#: docs also name mmseg's own tools.
+TOOL_PATH = re.compile(r'(?<![\w/])tools/[\w/]+\.(?:py|sh)')
+COMMAND = re.compile(r'(?:python3?|bash|\d) (tools/[\w/]+\.(?:py|sh))')
+
+
+def test_every_tool_is_in_the_readme_table_and_every_named_one_exists():
+    readme = (REPO / 'README.md').read_text()
+    table = readme[readme.index('Which tool for which job'):]
+    table = table[:table.index('\n\n', table.index('| job |'))]
+    scripts = {str(p.relative_to(REPO)) for p in (REPO / 'tools').rglob('*')
+               if p.suffix in ('.py', '.sh') and p.name != '__init__.py'
+               and '__pycache__' not in p.parts}
+    assert sorted(scripts - set(TOOL_PATH.findall(table))) == []
+    named = {REPO / 'README.md': set(TOOL_PATH.findall(readme))}
+    named.update({doc: set(COMMAND.findall(doc.read_text()))
+                  for doc in DOCS})
+    for doc, paths in named.items():
+        missing = sorted(p for p in paths if not (REPO / p).is_file())
+        assert not missing, (f'{doc.name} names tools that do not exist: '
+                             f'{missing}')
