@@ -220,9 +220,8 @@ def run_benchmark(table: Config, work_dir: str,
                       work_dir, resume=True)
     write_comparison(results, work_dir)
     reports = {}
-    for name in [n for n in table.get('sync_methods', []) if n in names]:
-        if not sync:
-            break
+    sync_names = [n for n in table.get('sync_methods', []) if n in names]
+    for name in sync_names if sync else []:
         print_log(f'[benchmark] synchronisation analysis of {name}',
                   logger='current')
         reports[name] = sync_reports(

@@ -1,6 +1,7 @@
 """No table or JSON holds NaN or an exploded number silently: a domain whose
 adaptation diverged is marked, explained and left out of means."""
 import json
+import os
 
 import pytest
 
@@ -106,6 +107,23 @@ def test_json_is_strict(tmp_path):
                           c=(1, 2)), str(tmp_path / 'x.json'))
     assert _strict_load(tmp_path / 'x.json') == dict(a=None, b=[None, 1.5],
                                                      c=[1, 2])
+
+
+def test_an_interrupted_json_write_keeps_the_previous_file(tmp_path,
+                                                          monkeypatch):
+    # resumable runs store every finished unit this way: a kill during the
+    # write must not leave a truncated file that --resume would then read
+    path = tmp_path / 'part.json'
+    dump_json_atomic(dict(a=1), str(path))
+
+    def killed(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, 'replace', killed)
+    with pytest.raises(KeyboardInterrupt):
+        dump_json_atomic(dict(a=2), str(path))
+    assert _strict_load(path) == dict(a=1)
+    assert [p.name for p in tmp_path.iterdir()] == ['part.json']
 
 
 def test_the_issue_case_on_the_tiny_model(tmp_path):
