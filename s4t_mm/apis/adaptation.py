@@ -142,7 +142,8 @@ def build_runner(run_cfg: Config, checkpoint: str, domains: Sequence[dict],
     other runner of this process has), so what it draws lands in its own
     log dir: mmengine keeps one visualizer per name for the whole process,
     and a second runner asking for a name already taken would draw into
-    the first one's folder.
+    the first one's folder. The hooks get ``after_load_checkpoint`` with
+    the loaded checkpoint, as from the Runner's own loading.
 
     ``run_cfg`` itself is left as it is: :func:`evaluate_domain` builds each
     domain's loader from its test dataloader, and a first domain written
@@ -163,7 +164,10 @@ def build_runner(run_cfg: Config, checkpoint: str, domains: Sequence[dict],
         run_cfg.visualizer = dict(
             visualizer, name=f'{name}_visualizer_{next(_RUNNER_IDS)}')
     runner = Runner.from_cfg(run_cfg)
-    load_model_checkpoint(unwrap_model(runner.model), checkpoint)
+    loaded = load_model_checkpoint(unwrap_model(runner.model), checkpoint)
+    # what the Runner's own load_checkpoint tells its hooks (e.g. the
+    # gated normalisation policy reads its calibration there)
+    runner.call_hook('after_load_checkpoint', checkpoint=loaded)
     return runner
 
 
@@ -333,6 +337,8 @@ def run_domains(cfg: Config, checkpoint: str, domains: Sequence[dict],
                 report = runner.test_loop.report
                 result.update(tta_stats=report.stats,
                               tta_events=report.events)
+                if report.norm_weights:
+                    result['norm_weights'] = report.norm_weights
             done[domain['name']] = json_ready(result) if results is None \
                 else results.save(domain['name'], keys[domain['name']],
                                   result)

@@ -129,8 +129,10 @@ class MultiTaskInferencer(BaseInferencer):
                                              self.protocol_cfg, seed)
             # predict_batch predicts through the session
             self.session.reuse_preprocessing = True
+            self.session.after_load_checkpoint(self._checkpoint)
             self.session.bind(self.model)
             self.model.eval()
+        del self._checkpoint
 
     @property
     def adapter(self):
@@ -143,9 +145,12 @@ class MultiTaskInferencer(BaseInferencer):
             raise ValueError('the config has no model; pass the config the '
                              'checkpoint was trained with')
         model = MODELS.build(cfg.model)
+        # kept for the adaptation session (a normalisation policy may read
+        # the source checkpoint, e.g. its calibration)
+        self._checkpoint = {}
         if weights is not None:
-            checkpoint = load_model_checkpoint(model, weights)
-            meta = checkpoint.get('meta') or {}
+            self._checkpoint = load_model_checkpoint(model, weights)
+            meta = self._checkpoint.get('meta') or {}
         else:
             warnings.warn('no checkpoint given: the predictions come from '
                           'a randomly initialised model')

@@ -21,6 +21,10 @@ class AdaptationReport:
 
     stats: Dict[str, int] = field(default_factory=dict)
     events: List[dict] = field(default_factory=list)
+    #: The normalisation policy's weight of the target statistics per
+    #: layer on the last adapted batch (blending policies only; 0 keeps
+    #: the source's), so a report shows where a shift was acted on.
+    norm_weights: Dict[str, float] = field(default_factory=dict)
 
     @property
     def steps(self) -> int:
@@ -96,6 +100,11 @@ class AdaptationSession:
             self.model = model
             self.adapter.bind(model)
 
+    def after_load_checkpoint(self, checkpoint: dict) -> None:
+        """Hand the loaded source checkpoint to the adapter's normalisation
+        policy (the gated one reads its calibration there)."""
+        self.adapter.norm_policy.after_load_checkpoint(checkpoint)
+
     def begin_domain(self, dataloader=None) -> None:
         """Start a target domain: the adapter's counters of the domain start
         here and the protocol's ``before_domain`` runs (the paper protocol
@@ -155,7 +164,9 @@ class AdaptationSession:
         return AdaptationReport(
             stats={k: v - self._stats_before.get(k, 0)
                    for k, v in self.adapter.stats.items()},
-            events=list(self.adapter.events))
+            events=list(self.adapter.events),
+            norm_weights=dict(getattr(self.adapter.norm_policy,
+                                      'last_weights', {})))
 
     def batch_seed(self, data_batch: dict, batch_idx: int) -> int:
         """The seed of the adaptation on a batch, from the ``sample_idx`` of

@@ -110,6 +110,6 @@ def test_needs_a_calibration():
     with pytest.raises(ValueError, match='has no calibration'):
         GatedNormPolicy().bind(model)
     with pytest.raises(KeyError, match='calibrate_norm_stats'):
-        GatedNormPolicy().load_calibration({'state_dict': {}})
+        GatedNormPolicy().after_load_checkpoint({'state_dict': {}})
     with pytest.raises(ValueError, match='threshold must be > 0'):
         GatedNormPolicy(threshold=0)

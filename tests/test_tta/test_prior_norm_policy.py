@@ -69,3 +69,18 @@ def test_zero_prior_is_the_batch_and_a_huge_one_the_source():
 def test_bad_prior_strength():
     with pytest.raises(ValueError, match='prior_strength must be >= 0'):
         PriorNormPolicy(prior_strength=-1)
+
+
+def test_layers_restricts_which_layers_adapt():
+    x = torch.randn(8, 3, 4, 4) * 2 + 1
+    model = TwoBN().eval()
+    source = model.bn2.running_mean.clone()
+    policy = PriorNormPolicy(prior_strength=0, layers='bn1')
+    policy.bind(model)
+    policy.before_steps(model, x)
+    torch.testing.assert_close(model.bn1.running_mean,
+                               model.conv1(x).mean((0, 2, 3)))
+    assert torch.equal(model.bn2.running_mean, source)
+    assert policy.last_weights == {'bn1': 1.0, 'bn2': 0.0}
+    with pytest.raises(ValueError, match='matches no BatchNorm layer'):
+        PriorNormPolicy(layers='backbone').bind(TwoBN())

@@ -61,6 +61,9 @@ class TestTimeAdaptHook(Hook):
     def protocol(self):
         return self.session.protocol
 
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        self.session.after_load_checkpoint(checkpoint)
+
     def before_test(self, runner) -> None:
         self.session.bind(unwrap_model(runner.model))
         loop = getattr(runner, 'test_loop', None)

@@ -75,6 +75,10 @@ class BaseNormPolicy:
     def reset(self) -> None:
         """Forget the target estimates (the source state is back)."""
 
+    def after_load_checkpoint(self, checkpoint: dict) -> None:
+        """Read what the policy needs from the loaded source checkpoint
+        (called before :meth:`bind`, as mmengine's hooks of that name)."""
+
 
 def build_norm_policy(cfg: Union[str, dict]) -> BaseNormPolicy:
     """Build from a bare name (``'batch_stats'``) or a config

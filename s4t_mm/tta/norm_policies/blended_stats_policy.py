@@ -1,5 +1,6 @@
 """Normalise with a blend of the source statistics and the batch's own."""
-from typing import Dict, List, Tuple
+import re
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -25,12 +26,19 @@ class BlendedStatsPolicy(BaseNormPolicy):
     along a stream), so a long or continual stream cannot drift away from
     the source statistics; :attr:`last_weights` keeps the last batch's
     ``a`` per layer.
+
+    Args:
+        layers: a regular expression; only the BatchNorm layers whose names
+            it matches (``re.match``, e.g. ``'backbone\\.(stem|layer1)'``)
+            adapt, the others keep the source statistics. None: all.
     """
 
     uses_batch_statistics = False
     adapts_statistics = True
 
-    def __init__(self):
+    def __init__(self, layers: Optional[str] = None):
+        self.layers = layers
+        self._pattern = None if layers is None else re.compile(layers)
         self._layers: List[Tuple[str, _BatchNorm]] = []
         self._source: Dict[str, Tuple[torch.Tensor, torch.Tensor]] = {}
         #: ``{layer name: a}`` of the last batch (floats, read once per
@@ -42,6 +50,11 @@ class BlendedStatsPolicy(BaseNormPolicy):
         if not self._layers:
             raise ValueError(f'{type(self).__name__} found no BatchNorm '
                              'layer with running statistics in the model')
+        if self._pattern is not None and not any(
+                self._pattern.match(n) for n, _ in self._layers):
+            raise ValueError(f'layers={self.layers!r} matches no BatchNorm '
+                             f'layer; the first ones are '
+                             f'{[n for n, _ in self._layers][:4]}')
         self._source = {n: (m.running_mean.detach().clone(),
                             m.running_var.detach().clone())
                         for n, m in self._layers}
@@ -63,6 +76,8 @@ class BlendedStatsPolicy(BaseNormPolicy):
 
         def blend(name, layer, mean, var):
             a = self.target_weight(name, layer, mean, var)
+            if self._pattern is not None and not self._pattern.match(name):
+                a = torch.zeros_like(a)
             source_mean, source_var = self._source[name]
             layer.running_mean.copy_(torch.lerp(source_mean, mean, a))
             layer.running_var.copy_(torch.lerp(source_var, var, a))

@@ -45,12 +45,15 @@ class GatedNormPolicy(BlendedStatsPolicy):
         cascade: cap each layer's ``a`` by the layers' before it.
         calibration: the calibration itself (a dict as stored in a
             checkpoint); usually None, and the test-time hook hands over
-            the loaded checkpoint's (:meth:`load_calibration`).
+            the loaded checkpoint's (:meth:`after_load_checkpoint`).
+        layers: only these BatchNorm layers adapt (a regular expression,
+            see :class:`BlendedStatsPolicy`); None: all.
     """
 
     def __init__(self, threshold: float = 3.0, cascade: bool = True,
-                 calibration: Optional[dict] = None):
-        super().__init__()
+                 calibration: Optional[dict] = None,
+                 layers: Optional[str] = None):
+        super().__init__(layers)
         if not threshold > 0:
             raise ValueError(f'threshold must be > 0, got {threshold}')
         self.threshold = float(threshold)
@@ -61,8 +64,8 @@ class GatedNormPolicy(BlendedStatsPolicy):
         #: ``{layer name: z}`` of the last batch.
         self.last_scores = {}
 
-    def load_calibration(self, checkpoint: dict) -> None:
-        """Take the calibration of a loaded checkpoint."""
+    def after_load_checkpoint(self, checkpoint: dict) -> None:
+        """Take the calibration of the loaded source checkpoint."""
         if CALIBRATION_KEY not in checkpoint:
             raise KeyError(
                 f'the checkpoint has no {CALIBRATION_KEY!r}: the gated '

@@ -1,4 +1,6 @@
 """Prior-weighted normalisation statistics (Schneider et al., 2020)."""
+from typing import Optional
+
 import torch
 
 from s4t_mm.registry import NORM_POLICIES
@@ -18,10 +20,13 @@ class PriorNormPolicy(BlendedStatsPolicy):
 
     Args:
         prior_strength: N, the weight of the source statistics in images.
+        layers: only these BatchNorm layers adapt (a regular expression,
+            see :class:`BlendedStatsPolicy`); None: all.
     """
 
-    def __init__(self, prior_strength: float = 16.0):
-        super().__init__()
+    def __init__(self, prior_strength: float = 16.0,
+                 layers: Optional[str] = None):
+        super().__init__(layers)
         if not prior_strength >= 0:
             raise ValueError(f'prior_strength must be >= 0, got '
                              f'{prior_strength}')

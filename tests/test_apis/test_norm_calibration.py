@@ -1,0 +1,56 @@
+"""Calibrating a source checkpoint and the gated policy reading it through
+the runner."""
+import pytest
+import torch
+
+from s4t_mm.apis.adaptation import run_domains
+from s4t_mm.apis.norm_calibration import CALIBRATION_KEY, calibrate_checkpoint
+from s4t_mm.engine.checkpoint import load_checkpoint_file
+from ..test_tta.tiny_runner import TARGETS, save_tiny_checkpoint, tiny_tta_cfg
+
+
+def gated_cfg(tmp_path):
+    return tiny_tta_cfg(tmp_path / 'work', tmp_path / 'cache',
+                        adapter=dict(type='NormStatsAdapter',
+                                     norm_policy=dict(type='gated')),
+                        steps=1)
+
+
+def calibration_cfg(cfg):
+    """``cfg`` with the source's training images to calibrate on."""
+    cfg = cfg.copy()
+    train = dict(cfg.test_dataloader.to_dict())
+    train['dataset'] = dict(train['dataset'], style='source', split='train')
+    cfg.train_dataloader = train
+    return cfg
+
+
+def test_calibrated_checkpoint_reaches_the_gated_policy(tmp_path):
+    cfg = gated_cfg(tmp_path)
+    source = save_tiny_checkpoint(tmp_path / 'source.pth')
+    out = str(tmp_path / 'calibrated.pth')
+    calibration = calibrate_checkpoint(calibration_cfg(cfg), source, out,
+                                       num_batches=2)
+    assert calibration['batch_size'] == 4
+    assert calibration['num_batches'] == 2
+    saved = load_checkpoint_file(out)
+    original = load_checkpoint_file(source)
+    assert set(saved) == set(original) | {CALIBRATION_KEY}
+    for key, value in original['state_dict'].items():
+        assert torch.equal(saved['state_dict'][key], value)
+    layers = saved[CALIBRATION_KEY]['layers']
+    assert layers and all(v['mean_spread'].min() >= 0
+                          for v in layers.values())
+
+    result = run_domains(cfg, out, TARGETS[:1], adapt=True, seed=0,
+                         work_dir=str(tmp_path / 'work'), name='gated')
+    weights = result['warm']['norm_weights']
+    assert set(weights) == set(layers)
+    assert all(0.0 <= a <= 1.0 for a in weights.values())
+
+    with pytest.raises(ValueError, match='new file'):
+        calibrate_checkpoint(calibration_cfg(cfg), source, source)
+    # the uncalibrated checkpoint: the policy says how to calibrate it
+    with pytest.raises(KeyError, match='calibrate_norm_stats'):
+        run_domains(cfg, source, TARGETS[:1], adapt=True, seed=0,
+                    work_dir=str(tmp_path / 'work'), name='gated_missing')
