@@ -3,7 +3,7 @@ from typing import Optional
 
 import cv2
 import numpy as np
-from mmengine.fileio import put
+from mmengine.fileio import get_file_backend
 from mmengine.visualization import Visualizer
 
 
@@ -33,8 +33,9 @@ def add_figure(fig, name: str, visualizer: Optional[Visualizer] = None,
         ok, png = cv2.imencode('.png', image[..., ::-1])
         if not ok:
             raise IOError(f'could not encode figure {name!r} as PNG')
-        # atomic through s4t_mm's local file backend
-        put(png.tobytes(), out_file)
+        # atomic: s4t_mm.engine.checkpoint's 'atomic_local' backend
+        get_file_backend(out_file, backend_args=dict(
+            backend='atomic_local')).put(png.tobytes(), out_file)
     if visualizer is not None:
         visualizer.add_image(name, image, step)
     return image

@@ -17,6 +17,8 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=5000,
-                    max_keep_ckpts=3, save_last=True),
+                    max_keep_ckpts=3, save_last=True,
+                    # written atomically: a temporary file renamed into place
+                    backend_args=dict(backend='atomic_local')),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
