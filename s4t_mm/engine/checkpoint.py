@@ -67,17 +67,23 @@ def _numpy_globals() -> List[Callable]:
     ]
 
 
+_BUILTIN_STATISTICS = frozenset({'min', 'max', 'mean', 'current'})
+
+
 def _history_buffer_statistic(owner, name: str):
     """``getattr`` as the unpickler sees it: mmengine pickles a
     ``HistoryBuffer``'s statistics methods (min, max, mean, current and
     registered ones) as ``getattr(HistoryBuffer, name)``; any other lookup
     could reach a method that writes files, so it is refused."""
-    if owner is HistoryBuffer and name in HistoryBuffer._statistics_methods:
+    # the built-in ones enter _statistics_methods only when a first
+    # HistoryBuffer is created, which a fresh process may not have done yet
+    allowed = _BUILTIN_STATISTICS | set(HistoryBuffer._statistics_methods)
+    if owner is HistoryBuffer and name in allowed:
         return getattr(HistoryBuffer, name)
     raise pickle.UnpicklingError(
         f'getattr({owner!r}, {name!r}) is not allowed in a checkpoint; only '
-        'the statistics methods of mmengine HistoryBuffer '
-        f'({sorted(HistoryBuffer._statistics_methods)}) are')
+        f'the statistics methods of mmengine HistoryBuffer ({sorted(allowed)})'
+        ' are')
 
 
 #: Non-tensor types allowed inside a checkpoint: what mmengine's Runner and

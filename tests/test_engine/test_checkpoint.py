@@ -280,3 +280,21 @@ def test_refused_pickle_never_runs_through_load_model_checkpoint(tmp_path):
     with pytest.raises(UnsafeCheckpointError):
         load_model_checkpoint(_net(), str(path))
     assert not marker.exists()
+
+
+def test_fresh_process_loads_history_buffers(tmp_path):
+    """A process that has created no HistoryBuffer yet (a tool that only
+    loads a Runner checkpoint) still reads one."""
+    from mmengine.logging import HistoryBuffer
+    buffer = HistoryBuffer()
+    buffer.update(2.5)
+    path = tmp_path / 'iter_1.pth'
+    torch.save({'message_hub': {'log_scalars': {'loss': buffer}}}, str(path))
+    code = ('import s4t_mm\n'
+            'from s4t_mm.engine.checkpoint import load_checkpoint_file\n'
+            f'ckpt = load_checkpoint_file({str(path)!r})\n'
+            "print(ckpt['message_hub']['log_scalars']['loss'].current())")
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    out = subprocess.run([sys.executable, '-c', code], env=env, cwd=tmp_path,
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == '2.5'
