@@ -20,4 +20,5 @@ default_hooks = dict(
 custom_hooks = [
     dict(type='EarlyStoppingHook', monitor='semseg/mIoU', rule='greater',
          min_delta=0.1, patience=3),
+    dict(type='NormCalibrationHook', num_batches=16),
 ]

@@ -68,9 +68,9 @@ def test_shifted_batch_adapts():
                                atol=0.05, rtol=0.0)
 
 
-def test_cascade_caps_deeper_layers():
+def test_each_layer_tests_its_own_statistics():
     model, calibration, _ = calibrated_model()
-    policy = GatedNormPolicy(calibration=calibration, cascade=True)
+    policy = GatedNormPolicy(calibration=calibration, threshold=3.0)
     policy.bind(model)
     policy._scores = {}
     layer1 = calibration['layers']['bn1']
@@ -78,18 +78,12 @@ def test_cascade_caps_deeper_layers():
     # the first layer sees a source-like batch, the second a far one
     a1 = policy.target_weight('bn1', model.bn1, layer1['mean_center'],
                               layer1['logvar_center'].exp())
-    a2 = policy.target_weight('bn2', model.bn2,
-                              layer2['mean_center'] + 100.0,
+    shifted = layer2['mean_center'] + 100.0
+    a2 = policy.target_weight('bn2', model.bn2, shifted,
                               layer2['logvar_center'].exp())
-    assert float(a1) == 0.0 and float(a2) == 0.0
-    policy = GatedNormPolicy(calibration=calibration, cascade=False)
-    policy.bind(model)
-    policy._scores = {}
-    policy.target_weight('bn1', model.bn1, layer1['mean_center'],
-                         layer1['logvar_center'].exp())
-    a2 = policy.target_weight('bn2', model.bn2,
-                              layer2['mean_center'] + 100.0,
-                              layer2['logvar_center'].exp())
+    assert float(a1) == 0.0 and float(policy._scores['bn1']) < 1e-3
+    z2 = float(policy._scores['bn2'])
+    assert float(a2) == pytest.approx(1 - (3.0 / z2) ** 2)
     assert float(a2) > 0.99
 
 
@@ -113,3 +107,28 @@ def test_needs_a_calibration():
         GatedNormPolicy().after_load_checkpoint({'state_dict': {}})
     with pytest.raises(ValueError, match='threshold must be > 0'):
         GatedNormPolicy(threshold=0)
+
+
+def test_gradient_steps_only_on_a_shifted_batch():
+    from s4t_mm.tta.adapters import TentAdapter
+    model, calibration, g = calibrated_model()
+    adapter = TentAdapter(norm_policy=dict(type='gated',
+                                           calibration=calibration),
+                          optimizer=dict(type='SGD', lr=0.5))
+    adapter.bind(model)
+    weight = model.bn1.weight.detach().clone()
+    adapter.adapt(source_batch(g), steps=3)
+    assert adapter.stats['steps'] == 0
+    assert adapter.stats['steps_not_run'] == 3
+    assert torch.equal(model.bn1.weight, weight)
+    adapter.adapt(source_batch(g) * 3 + 2, steps=3)
+    assert adapter.stats['steps'] == 3
+    assert not torch.equal(model.bn1.weight, weight)
+    # without the option every batch is stepped on
+    model, calibration, g = calibrated_model()
+    adapter = TentAdapter(norm_policy=dict(
+        type='gated', calibration=calibration, steps_when_shifted=False),
+        optimizer=dict(type='SGD', lr=0.5))
+    adapter.bind(model)
+    adapter.adapt(source_batch(g), steps=3)
+    assert adapter.stats['steps'] == 3

@@ -39,9 +39,8 @@ class BaseAdapter:
       gradient clipping and accumulation are mmengine's) and snapshots the
       source state (the selected parameters, every buffer);
     - :meth:`adapt` runs gradient steps on a batch of *normalised input
-      tensors* (labels never reach an adapter), with the normalisation
-      layers as :attr:`norm_policy` (a
-      :class:`~s4t_mm.tta.norm_policies.BaseNormPolicy`) says;
+      tensors* (labels never reach an adapter), normalising as
+      :attr:`norm_policy` (:mod:`s4t_mm.tta.norm_policies`) says;
     - :meth:`reset` restores the snapshot in place, bitwise.
 
     Each step goes through :attr:`guard` (:mod:`s4t_mm.tta.guard`): a
@@ -65,14 +64,12 @@ class BaseAdapter:
             without it a non-finite loss only skips its step.
         max_consecutive_failures: failures without a good step in between
             after which adaptation stops for the rest of the domain.
-        guard_mode: where the guard decides: ``'host'`` (one
-            synchronisation per step), ``'device'`` (one per :meth:`adapt`)
-            or ``'auto'`` (``'device'`` for a model on a GPU).
+        guard_mode: ``'host'`` (one synchronisation per step), ``'device'``
+            (one per :meth:`adapt`) or ``'auto'`` (``'device'`` on a GPU).
         amp: mixed precision of the objective, a key of
             :data:`AMP_WRAPPERS`: None, ``'bf16'`` or ``'fp16'`` (GPU).
-        channels_last: convert the model (at :meth:`bind`) and the batches
-            to channels-last: same values, markedly faster S4T convolutions
-            on CPUs (docs/benchmarks.md).
+        channels_last: convert the model and batches to channels-last: same
+            values, faster S4T convolutions on CPUs (docs/benchmarks.md).
     """
 
     #: The method does gradient steps; BN-adapt-like methods set False.
@@ -101,9 +98,8 @@ class BaseAdapter:
         self.guard_mode = guard_mode
         self.amp = amp
         self.channels_last = channels_last
-        # Random draws of an objective (e.g. S4T's patch masks) come from
-        # this generator, seeded per batch by the driver (:meth:`adapt`), so
-        # results do not depend on how batches are ordered or sharded.
+        # an objective's random draws (S4T's masks), seeded per batch by
+        # adapt(): results do not depend on batch order or sharding
         self.generator: Optional[torch.Generator] = None
         self.model: Optional[nn.Module] = None
         self.optim_wrapper: Optional[OptimWrapper] = None
@@ -249,7 +245,8 @@ class BaseAdapter:
         A batch of one image cannot give BatchNorm meaningful batch
         statistics: under a policy that ``uses_batch_statistics`` it adapts
         with the source running statistics, with a warning. Once
-        :attr:`stopped`, steps count in ``stats['steps_not_run']``.
+        :attr:`stopped`, or where the norm policy found nothing to adapt
+        (``allows_steps``), steps count in ``stats['steps_not_run']``.
         """
         if self.stopped:
             self.stats['steps_not_run'] += steps
@@ -267,6 +264,9 @@ class BaseAdapter:
             if steps > 0:
                 with torch.no_grad():
                     self.norm_policy.before_steps(self.model, inputs)
+                if not self.norm_policy.allows_steps:
+                    self.stats['steps_not_run'] += steps
+                    steps = 0
             with torch.enable_grad():
                 for done in range(steps):
                     if self.guard.stopped:

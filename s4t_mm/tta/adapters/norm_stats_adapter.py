@@ -56,6 +56,8 @@ class NormStatsAdapter(BaseAdapter):
         return super().bind(model)
 
     def objective(self, model, inputs: torch.Tensor):
-        # the full forward, so BatchNorms in heads/decoders adapt too
-        model(inputs, mode='tensor')
+        # the full forward, so BatchNorms in heads/decoders adapt too; an
+        # estimating policy wrote the statistics before the steps
+        if self.norm_policy.uses_batch_statistics:
+            model(inputs, mode='tensor')
         return {}

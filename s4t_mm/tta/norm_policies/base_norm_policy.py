@@ -72,6 +72,13 @@ class BaseNormPolicy:
         (N, C, H, W): an estimating policy measures the batch's statistics
         and writes those the layers normalise with."""
 
+    @property
+    def allows_steps(self) -> bool:
+        """Whether the batch :meth:`before_steps` measured last may be
+        adapted on by gradient steps (a gating policy may find it within
+        the source distribution)."""
+        return True
+
     def reset(self) -> None:
         """Forget the target estimates (the source state is back)."""
 
