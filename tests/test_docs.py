@@ -11,7 +11,9 @@ import re
 from pathlib import Path
 
 import pytest
-from mmengine.registry import DefaultScope
+from mmengine.registry import DefaultScope, Registry
+
+from s4t_mm import registry as s4t_registry
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = sorted((REPO / 'docs').glob('*.md'))
@@ -34,9 +36,18 @@ def test_python_blocks_are_found_with_their_line_numbers():
 
 @pytest.fixture
 def _scope_restored():
+    """Snippets register new components (docs/add_a_task_head.md adds a
+    task); the registries and the default scope are put back afterwards so
+    that later tests see only the package's own components."""
+    registries = [r for r in vars(s4t_registry).values()
+                  if isinstance(r, Registry)]
+    saved_modules = [(r, dict(r._module_dict)) for r in registries]
     saved = DefaultScope._instance_dict.copy()
     yield
     DefaultScope._instance_dict = saved
+    for registry, modules in saved_modules:
+        registry._module_dict.clear()
+        registry._module_dict.update(modules)
 
 
 @pytest.mark.parametrize('doc', DOCS, ids=[d.name for d in DOCS])
