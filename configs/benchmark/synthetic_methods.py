@@ -57,6 +57,28 @@ s4t_ours = dict(type='S4TAdapter', weighting='squared_task_weights',
                 loss_weight=0.01, norm_policy='batch_stats',
                 compare='activated',
                 optimizer=dict(type='SGD', lr=1e-4, weight_decay=1e-6))
+# Safe adaptation (ours, issue 23): the gated normalisation policy, chosen
+# on the validation domains only (policy_validation_domains, seeds 0 and 1,
+# configs/benchmark/synthetic_safe_validation.py; docs/benchmarks.md):
+# a layer re-estimates its statistics only where the adaptation batch lies
+# outside the source's own batch-to-batch spread (threshold 3 spreads), and
+# gradient steps run only on a batch some layer finds shifted. The same
+# policy for every method.
+gated = dict(type='gated', threshold=3.0)
+bn_adapt_safe = dict(type='NormStatsAdapter', norm_policy=gated)
+s4t_safe = dict(s4t, norm_policy=gated)
+tent_safe = dict(tent, norm_policy=gated)
+# The field's stability baselines (configs/baselines/synthetic_r18_sar_tta.py
+# and synthetic_r18_cotta_tta.py, their papers' settings; not tuned here)
+sar = dict(type='SarAdapter', task='semseg', entropy_margin=0.4, rho=0.05,
+           reset_threshold=0.2, frozen_modules=['backbone.layer4'],
+           norm_policy='batch_stats',
+           optimizer=dict(type='SGD', lr=1e-2, momentum=0.9))
+cotta = dict(type='CottaAdapter', task='semseg', teacher_momentum=0.999,
+             restore_prob=0.01, confidence_threshold=0.92,
+             num_augmentations=8, adapt_modules=['backbone', 'neck', 'heads'],
+             norm_policy='batch_stats',
+             optimizer=dict(type='Adam', lr=1e-3, betas=(0.9, 0.999)))
 methods = dict(
     bn_adapt=bn_adapt,
     tent=tent,
@@ -68,4 +90,9 @@ methods = dict(
     s4t_grad_only=dict(s4t, norm_policy='source_stats'),
     s4t_ours=s4t_ours,
     s4t_ours_grad_only=dict(s4t_ours, norm_policy='source_stats'),
+    bn_adapt_safe=bn_adapt_safe,
+    tent_safe=tent_safe,
+    s4t_safe=s4t_safe,
+    sar=sar,
+    cotta=cotta,
 )

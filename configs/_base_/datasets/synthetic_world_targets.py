@@ -52,3 +52,23 @@ structural_validation_domains = [
 benchmark_domains = target_domains + structural_domains
 benchmark_validation_domains = (
     validation_domains + structural_validation_domains)
+
+# Validation domains for choosing a normalisation policy (issue 23), never
+# reported: the two above, the validation geometry alone in the source
+# style, three corruptions that no reported domain uses (on the validation
+# split) and the source style's own validation split (a policy must leave
+# a batch of the source distribution alone).
+validation_samples = 100
+policy_validation_domains = benchmark_validation_domains + [
+    dict(name='narrow_fov_high',
+         dataset=dict(geometry='narrow_fov_high', split='val',
+                      num_samples=validation_samples)),
+] + [
+    dict(name=f'val:{c}-{s}',
+         dataset=dict(split='val', num_samples=validation_samples),
+         corruption=dict(corruption=c, severity=s))
+    for c, s in [('defocus_blur', 3), ('jpeg_compression', 4), ('frost', 3)]
+] + [
+    dict(name='source_val',
+         dataset=dict(split='val', num_samples=validation_samples)),
+]

@@ -1,0 +1,25 @@
+# Safe adaptation on every embedded benchmark domain (issue 23), from the
+# demo's source model (the 400-iteration one, calibrated at training; the
+# issue's held-out scene shifts were measured on it too), seed 0: the
+# existing methods, their safe versions (the gated normalisation policy,
+# chosen on configs/benchmark/synthetic_safe_validation.py) and the field's
+# stability baselines SAR and CoTTA, with each task's change against
+# source-only:
+#
+#   python tools/benchmark_methods.py configs/benchmark/synthetic_safe.py
+_base_ = ['./synthetic_methods.py']
+source_work_dir = 'work_dirs/synthetic_r18_source'
+train_config = 'configs/s4t/synthetic_r18_source.py'
+seeds = [0]
+sync_methods = []
+methods = dict(
+    _delete_=True,
+    bn_adapt={{_base_.bn_adapt}},
+    tent={{_base_.tent}},
+    s4t={{_base_.s4t}},
+    bn_adapt_safe={{_base_.bn_adapt_safe}},
+    tent_safe={{_base_.tent_safe}},
+    s4t_safe={{_base_.s4t_safe}},
+    sar={{_base_.sar}},
+    cotta={{_base_.cotta}},
+)
