@@ -337,8 +337,9 @@ def run_domains(cfg: Config, checkpoint: str, domains: Sequence[dict],
                 report = runner.test_loop.report
                 result.update(tta_stats=report.stats,
                               tta_events=report.events)
-                if report.norm_weights:
-                    result['norm_weights'] = report.norm_weights
+                for key in ('norm_weights', 'norm_scores'):
+                    if getattr(report, key):
+                        result[key] = getattr(report, key)
             done[domain['name']] = json_ready(result) if results is None \
                 else results.save(domain['name'], keys[domain['name']],
                                   result)

@@ -25,6 +25,9 @@ class AdaptationReport:
     #: layer on the last adapted batch (blending policies only; 0 keeps
     #: the source's), so a report shows where a shift was acted on.
     norm_weights: Dict[str, float] = field(default_factory=dict)
+    #: The policy's shift score per layer on that batch, before its steps
+    #: (the gated policy's ``z``, in source spreads; others: empty).
+    norm_scores: Dict[str, float] = field(default_factory=dict)
 
     @property
     def steps(self) -> int:
@@ -166,7 +169,9 @@ class AdaptationSession:
                    for k, v in self.adapter.stats.items()},
             events=list(self.adapter.events),
             norm_weights=dict(getattr(self.adapter.norm_policy,
-                                      'last_weights', {})))
+                                      'last_weights', {})),
+            norm_scores=dict(getattr(self.adapter.norm_policy,
+                                     'last_scores', {})))
 
     def batch_seed(self, data_batch: dict, batch_idx: int) -> int:
         """The seed of the adaptation on a batch, from the ``sample_idx`` of

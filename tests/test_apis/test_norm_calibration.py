@@ -47,6 +47,11 @@ def test_calibrated_checkpoint_reaches_the_gated_policy(tmp_path):
     weights = result['warm']['norm_weights']
     assert set(weights) == set(layers)
     assert all(0.0 <= a <= 1.0 for a in weights.values())
+    scores = result['warm']['norm_scores']  # z before the steps, per layer
+    assert set(scores) == set(layers) and min(scores.values()) > 0
+    for name, z in scores.items():  # the policy's rule, layer by layer
+        assert weights[name] == pytest.approx(max(0.0, 1 - (3.0 / z) ** 2),
+                                              abs=1e-6)
 
     with pytest.raises(ValueError, match='new file'):
         calibrate_checkpoint(calibration_cfg(cfg), source, source)

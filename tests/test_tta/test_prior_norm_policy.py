@@ -3,6 +3,7 @@ import pytest
 import torch
 import torch.nn as nn
 
+from s4t_mm.tta.adapters import BaseAdapter
 from s4t_mm.tta.norm_policies import PriorNormPolicy, build_norm_policy
 
 
@@ -84,3 +85,47 @@ def test_layers_restricts_which_layers_adapt():
     assert policy.last_weights == {'bn1': 1.0, 'bn2': 0.0}
     with pytest.raises(ValueError, match='matches no BatchNorm layer'):
         PriorNormPolicy(layers='backbone').bind(TwoBN())
+
+
+class FirstConvAdapter(BaseAdapter):
+    """Minimise a linear read-out of the output, moving the first
+    convolution: through a BatchNorm in training mode its scale cancels."""
+
+    def select_parameters(self, model):
+        return [('conv1.weight', model.conv1.weight)]
+
+    def objective(self, model, inputs):
+        return {'out': (model(inputs) * torch.tensor(
+            [1.0, -2.0]).view(1, 2, 1, 1)).mean()}
+
+
+def _stepped_weights(norm_policy, x, steps=3):
+    model = TwoBN().eval()
+    adapter = FirstConvAdapter(norm_policy=norm_policy,
+                               optimizer=dict(type='SGD', lr=0.5))
+    adapter.bind(model)
+    adapter.adapt(x, steps=steps)
+    return model, model.conv1.weight.detach().clone()
+
+
+def test_live_steps_with_full_weight_step_as_batch_statistics_do():
+    x = torch.randn(8, 3, 5, 5) * 3 + 2
+    _, with_batch_stats = _stepped_weights('batch_stats', x)
+    model, live = _stepped_weights(
+        dict(type='prior', prior_strength=0, live_steps=True), x)
+    _, frozen = _stepped_weights(dict(type='prior', prior_strength=0), x)
+    torch.testing.assert_close(live, with_batch_stats)
+    assert not torch.allclose(frozen, with_batch_stats, atol=1e-3)
+    # the hooks are gone after the steps, and the buffers hold the adapted
+    # model's own statistics
+    assert not model.bn1._forward_hooks
+    torch.testing.assert_close(model.bn1.running_mean,
+                               model.conv1(x).detach().mean((0, 2, 3)))
+
+
+def test_live_steps_with_zero_weight_keep_the_source_statistics():
+    x = torch.randn(8, 3, 5, 5) * 3 + 2
+    _, frozen = _stepped_weights(dict(type='prior', prior_strength=1e12), x)
+    _, live = _stepped_weights(
+        dict(type='prior', prior_strength=1e12, live_steps=True), x)
+    torch.testing.assert_close(live, frozen)

@@ -93,11 +93,9 @@ class BaseAdapter:
             raise ValueError(
                 f'amp={amp!r} chooses the optimizer wrapper; drop it or '
                 f"optim_wrapper's type {self.optim_wrapper_cfg['type']!r}")
-        self.guard_non_finite = guard_non_finite
+        self.guard_non_finite, self.guard_mode = guard_non_finite, guard_mode
         self.max_consecutive_failures = max_consecutive_failures
-        self.guard_mode = guard_mode
-        self.amp = amp
-        self.channels_last = channels_last
+        self.amp, self.channels_last = amp, channels_last
         # an objective's random draws (S4T's masks), seeded per batch by
         # adapt(): results do not depend on batch order or sharding
         self.generator: Optional[torch.Generator] = None
@@ -183,8 +181,7 @@ class BaseAdapter:
     @property
     def optimizer(self) -> Optional[torch.optim.Optimizer]:
         """The torch optimizer in :attr:`optim_wrapper` (or None)."""
-        return None if self.optim_wrapper is None \
-            else self.optim_wrapper.optimizer
+        return getattr(self.optim_wrapper, 'optimizer', None)
 
     def _build_optim_wrapper(self, model: nn.Module, named) -> OptimWrapper:
         """mmengine's optimizer wrapper over the ``named`` parameters, from
@@ -274,6 +271,8 @@ class BaseAdapter:
                         break
                     self._observed_step(inputs)
         finally:
+            self.norm_policy.after_steps(self.model, inputs,
+                                         steps > 0 and self.uses_gradients)
             self.model.train(was_training)
         self.guard.end_adapt(steps)
 

@@ -27,8 +27,8 @@ class BaseNormPolicy:
       is taken (the model is at its source state);
     - per ``adapt()`` call with steps to run: :meth:`set_mode`, then
       :meth:`before_steps` with the batch, under ``torch.no_grad()``, then
-      the steps (the adapter puts the model back in its previous mode
-      after them);
+      the steps, then :meth:`after_steps` (also when a step raised; the
+      adapter puts the model back in its previous mode after it);
     - :meth:`reset` in ``BaseAdapter.reset``, after the snapshot is
       restored.
 
@@ -71,6 +71,11 @@ class BaseNormPolicy:
         """Before the first step on a batch of normalised ``inputs``
         (N, C, H, W): an estimating policy measures the batch's statistics
         and writes those the layers normalise with."""
+
+    def after_steps(self, model: nn.Module, inputs: torch.Tensor,
+                    stepped: bool) -> None:
+        """After the steps on the batch :meth:`before_steps` saw; ``stepped``
+        says whether gradient steps changed the parameters."""
 
     @property
     def allows_steps(self) -> bool:

@@ -27,17 +27,32 @@ class BlendedStatsPolicy(BaseNormPolicy):
     the source statistics; :attr:`last_weights` keeps the last batch's
     ``a`` per layer.
 
+    With ``live_steps`` (ours) the gradient steps normalise instead with
+    ``(1 - a) * source + a * batch`` where ``batch`` is the statistics of
+    each step's own forward pass, gradients flowing through it as through
+    BatchNorm in training mode: a layer with ``a = 1`` then steps exactly
+    as the method does with batch statistics, and keeps the invariance to
+    the scale of its input that stabilises entropy minimisation (TENT's
+    steps with frozen statistics diverge, docs/benchmarks.md). After the
+    steps one more measuring pass writes the blend of the adapted model's
+    statistics for the predictions.
+
     Args:
         layers: a regular expression; only the BatchNorm layers whose names
             it matches (``re.match``, e.g. ``'backbone\\.(stem|layer1)'``)
             adapt, the others keep the source statistics. None: all.
+        live_steps: blend with each step's own batch statistics (above);
+            False: the steps normalise with the measured blend, frozen.
     """
 
     uses_batch_statistics = False
     adapts_statistics = True
 
-    def __init__(self, layers: Optional[str] = None):
+    def __init__(self, layers: Optional[str] = None,
+                 live_steps: bool = False):
         self.layers = layers
+        self.live_steps = live_steps
+        self._live_handles = []
         self._pattern = None if layers is None else re.compile(layers)
         self._layers: List[Tuple[str, _BatchNorm]] = []
         self._source: Dict[str, Tuple[torch.Tensor, torch.Tensor]] = {}
@@ -72,6 +87,45 @@ class BlendedStatsPolicy(BaseNormPolicy):
         raise NotImplementedError
 
     def before_steps(self, model: nn.Module, inputs: torch.Tensor) -> None:
+        self._measure(model, inputs)
+        if self.live_steps and self.allows_steps:
+            self._live_handles = [
+                layer.register_forward_hook(self._live_blend(name))
+                for name, layer in self._layers
+                if self.last_weights.get(name, 0.0) > 0]
+
+    def after_steps(self, model: nn.Module, inputs: torch.Tensor,
+                    stepped: bool) -> None:
+        handles, self._live_handles = self._live_handles, []
+        for handle in handles:
+            handle.remove()
+        if handles and stepped:
+            with torch.no_grad():  # the adapted model's blend, to predict
+                self._measure(model, inputs)
+
+    def _live_blend(self, name: str):
+        """A forward hook that renormalises the layer's input with the blend
+        of the source statistics and its own (differentiable) ones."""
+        a = self.last_weights[name]
+        source_mean, source_var = self._source[name]
+
+        def hook(layer, args, output):
+            x = args[0]
+            dims = [0] + list(range(2, x.dim()))
+            mean = torch.lerp(source_mean.to(x.dtype), x.mean(dims), a)
+            var = torch.lerp(source_var.to(x.dtype),
+                             x.var(dims, unbiased=False), a)
+            shape = (1, -1) + (1, ) * (x.dim() - 2)
+            y = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) +
+                                                     layer.eps)
+            if layer.affine:
+                y = y * layer.weight.view(shape) + layer.bias.view(shape)
+            return y
+        return hook
+
+    def _measure(self, model: nn.Module, inputs: torch.Tensor) -> None:
+        """The measuring pass: the blend of every layer into its running
+        buffers, ``a`` into :attr:`last_weights`."""
         weights = {}
 
         def blend(name, layer, mean, var):

@@ -54,13 +54,16 @@ class GatedNormPolicy(BlendedStatsPolicy):
             the loaded checkpoint's (:meth:`after_load_checkpoint`).
         layers: only these BatchNorm layers adapt (a regular expression,
             see :class:`BlendedStatsPolicy`); None: all.
+        live_steps: the gradient steps blend the source statistics with
+            their own batch's (see :class:`BlendedStatsPolicy`, ours).
     """
 
     def __init__(self, threshold: float = 3.0,
                  steps_when_shifted: bool = True,
                  calibration: Optional[dict] = None,
-                 layers: Optional[str] = None):
-        super().__init__(layers)
+                 layers: Optional[str] = None,
+                 live_steps: bool = False):
+        super().__init__(layers, live_steps)
         if not threshold > 0:
             raise ValueError(f'threshold must be > 0, got {threshold}')
         self.threshold = float(threshold)

@@ -22,11 +22,14 @@ class PriorNormPolicy(BlendedStatsPolicy):
         prior_strength: N, the weight of the source statistics in images.
         layers: only these BatchNorm layers adapt (a regular expression,
             see :class:`BlendedStatsPolicy`); None: all.
+        live_steps: the gradient steps blend the source statistics with
+            their own batch's (see :class:`BlendedStatsPolicy`, ours).
     """
 
     def __init__(self, prior_strength: float = 16.0,
-                 layers: Optional[str] = None):
-        super().__init__(layers)
+                 layers: Optional[str] = None,
+                 live_steps: bool = False):
+        super().__init__(layers, live_steps)
         if not prior_strength >= 0:
             raise ValueError(f'prior_strength must be >= 0, got '
                              f'{prior_strength}')
