@@ -1,0 +1,56 @@
+"""Read the per-layer normalisation diagnosis out of a stored comparison:
+each domain's shift score and target weight per BatchNorm layer, as the
+gated policy measured them on the domain's adaptation batch."""
+import json
+import os
+import os.path as osp
+from typing import Dict, Optional, Tuple
+
+from s4t_mm.visualization import plot_norm_shift
+from .sync_analysis import method_parts
+
+LayerValues = Dict[str, Dict[str, float]]
+
+
+def stored_norm_diagnosis(work_dir: str, method: str, seed: int = 0,
+                          domains: Optional[list] = None
+                          ) -> Tuple[LayerValues, LayerValues]:
+    """``(scores, weights)``: per domain ``{layer: z}`` and ``{layer: a}``
+    from the results a comparison or benchmark stored under
+    ``work_dir/parts/methods/<method>/seed<seed>/`` (the order of
+    ``domains``, default the files' order)."""
+    folder = method_parts(work_dir, method, f'seed{seed}')
+    if not osp.isdir(folder):
+        raise FileNotFoundError(
+            f'{folder} does not exist: no stored results of method '
+            f'{method!r} with seed {seed} under {work_dir} (run '
+            'tools/benchmark_methods.py or tools/compare_methods.py there '
+            'first)')
+    records = {}
+    for file in sorted(f for f in os.listdir(folder)
+                       if f.endswith('.json')):
+        with open(osp.join(folder, file)) as f:
+            record = json.load(f)
+        records[record['key']['domain']] = record['result']
+    names = list(records) if domains is None else list(domains)
+    missing = [d for d in names if d not in records]
+    if missing:
+        raise KeyError(f'no stored result of {missing} in {folder}; stored: '
+                       f'{sorted(records)}')
+    scores = {d: records[d].get('norm_scores', {}) for d in names}
+    if not any(scores.values()):
+        raise ValueError(
+            f'the results of {method!r} in {folder} hold no shift scores: '
+            "its norm_policy must be dict(type='gated', ...)")
+    weights = {d: records[d].get('norm_weights', {}) for d in names}
+    return scores, weights
+
+
+def plot_stored_norm_diagnosis(work_dir: str, method: str, out_file: str,
+                               seed: int = 0,
+                               threshold: Optional[float] = None,
+                               domains: Optional[list] = None) -> str:
+    """Draw :func:`stored_norm_diagnosis` into the PNG ``out_file``."""
+    scores, weights = stored_norm_diagnosis(work_dir, method, seed, domains)
+    return plot_norm_shift(scores, out_file, threshold, weights,
+                           title=f'{method}, seed {seed}')
