@@ -57,17 +57,21 @@ s4t_ours = dict(type='S4TAdapter', weighting='squared_task_weights',
                 loss_weight=0.01, norm_policy='batch_stats',
                 compare='activated',
                 optimizer=dict(type='SGD', lr=1e-4, weight_decay=1e-6))
-# Safe adaptation (ours, issue 23): the gated normalisation policy, chosen
-# on the validation domains only (policy_validation_domains, seeds 0 and 1,
-# configs/benchmark/synthetic_safe_validation.py; docs/benchmarks.md):
-# a layer re-estimates its statistics only where the adaptation batch lies
-# outside the source's own batch-to-batch spread (threshold 3 spreads), and
-# gradient steps run only on a batch some layer finds shifted. The same
-# policy for every method.
-gated = dict(type='gated', threshold=3.0)
+# Safe adaptation (ours, issue 23), chosen on the validation domains only
+# (policy_validation_domains, configs/benchmark/synthetic_safe_validation.py
+# and the statistics-only threshold sweep, seeds 0 and 1; docs/benchmarks.md):
+# a BatchNorm layer re-estimates its statistics only where the adaptation
+# batch lies outside the source's own batch-to-batch spread (threshold 6
+# spreads, the only threshold of 2.5-6 that kept every validation domain
+# and seed within 0.5 % of source-only), and a gradient method steps only
+# on a batch whose layers take mostly their own statistics (mean weight
+# > 0.5), normalising its steps with the live blend: steps taken with
+# mostly source statistics lost on every shifted validation domain.
+gated = dict(type='gated', threshold=6.0)
+gated_steps = dict(gated, live_steps=True, min_step_weight=0.5)
 bn_adapt_safe = dict(type='NormStatsAdapter', norm_policy=gated)
-s4t_safe = dict(s4t, norm_policy=gated)
-tent_safe = dict(tent, norm_policy=gated)
+s4t_safe = dict(s4t, norm_policy=gated_steps)
+tent_safe = dict(tent, norm_policy=gated_steps)
 # The field's stability baselines (configs/baselines/synthetic_r18_sar_tta.py
 # and synthetic_r18_cotta_tta.py, their papers' settings; not tuned here)
 sar = dict(type='SarAdapter', task='semseg', entropy_margin=0.4, rho=0.05,

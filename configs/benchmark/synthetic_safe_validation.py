@@ -5,7 +5,9 @@
 # the demo's source model (the 400-iteration one, calibrated at training),
 # seed 0:
 #
-#   python tools/benchmark_methods.py configs/benchmark/synthetic_safe_validation.py
+#   python tools/benchmark_methods.py \
+#       configs/benchmark/synthetic_safe_validation.py \
+#       --work-dir work_dirs/safe_validation
 #
 # The rule, fixed before the reported domains were run: the largest mean
 # delta_m over the validation domains among the settings whose every
@@ -19,19 +21,37 @@ train_config = 'configs/s4t/synthetic_r18_source.py'
 domains_key = 'policy_validation_domains'
 seeds = [0]
 sync_methods = []
+
+
+def _gated(threshold, live_steps=True):
+    return dict(type='gated', threshold=threshold, live_steps=live_steps)
+
+
+_tent = dict(type='TentAdapter', task='semseg',
+             optimizer=dict(type='SGD', lr=1e-2, momentum=0.9))
+_s4t = dict(type='S4TAdapter', weighting='squared_task_weights',
+            loss_weight=0.01,
+            optimizer=dict(type='SGD', lr=1e-5, weight_decay=1e-6))
 methods = dict(
     _delete_=True,
     bn_adapt={{_base_.bn_adapt}},
-    bn_adapt_safe={{_base_.bn_adapt_safe}},
+    tent={{_base_.tent}},
+    s4t={{_base_.s4t}},
     bn_adapt_prior16=dict(type='NormStatsAdapter',
                           norm_policy=dict(type='prior', prior_strength=16)),
-    tent={{_base_.tent}},
+    # the gated policy at thresholds 3 and 6 (the statistics-only sweep's
+    # range), its gradient steps normalising with the blend of the source
+    # statistics and each step's own (live_steps) or with the frozen blend
+    bn_adapt_gated3=dict(type='NormStatsAdapter', norm_policy=_gated(3.0)),
+    bn_adapt_gated6=dict(type='NormStatsAdapter', norm_policy=_gated(6.0)),
+    tent_gated3_frozen=dict(_tent, norm_policy=_gated(3.0, False)),
+    tent_gated3_live=dict(_tent, norm_policy=_gated(3.0)),
+    tent_gated6_live=dict(_tent, norm_policy=_gated(6.0)),
+    s4t_gated3_frozen=dict(_s4t, norm_policy=_gated(3.0, False)),
+    s4t_gated3_live=dict(_s4t, norm_policy=_gated(3.0)),
+    s4t_gated6_live=dict(_s4t, norm_policy=_gated(6.0)),
+    # the chosen safe methods (synthetic_methods.py)
+    bn_adapt_safe={{_base_.bn_adapt_safe}},
     tent_safe={{_base_.tent_safe}},
-    # the gated statistics, TENT's steps on every batch
-    tent_safe_always_step=dict(
-        type='TentAdapter', task='semseg',
-        norm_policy=dict(type='gated', threshold=3.0,
-                         steps_when_shifted=False),
-        optimizer=dict(type='SGD', lr=1e-2, momentum=0.9)),
     s4t_safe={{_base_.s4t_safe}},
 )

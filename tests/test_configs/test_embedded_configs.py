@@ -50,3 +50,22 @@ def test_demo_runs_what_the_benchmark_reports():
         if name.endswith('_grad_only'):
             base = table.methods[name[:-len('_grad_only')]]
             assert adapter == dict(base, norm_policy='source_stats')
+
+
+def test_safe_configs_are_the_benchmarks_safe_rows():
+    table = Config.fromfile(osp.join(ROOT, 'benchmark',
+                                     'synthetic_methods.py'))
+    for folder, config, name in (
+            ('s4t', 'synthetic_r18_s4t_safe_tta.py', 's4t_safe'),
+            ('baselines', 'synthetic_r18_tent_safe_tta.py', 'tent_safe'),
+            ('baselines', 'synthetic_r18_bn_adapt_safe_tta.py',
+             'bn_adapt_safe')):
+        hook = tta_hook_cfg(Config.fromfile(osp.join(ROOT, folder, config)))
+        assert hook['adapter'] == table.methods[name], config
+        assert hook['protocol'] == table.protocol
+        assert hook['adapter']['norm_policy']['type'] == 'gated'
+    # one policy for all three; the gradient methods also gate their steps
+    policies = [table.methods[n]['norm_policy']
+                for n in ('bn_adapt_safe', 'tent_safe', 's4t_safe')]
+    assert len({p['threshold'] for p in policies}) == 1
+    assert policies[1] == policies[2]

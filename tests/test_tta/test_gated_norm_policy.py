@@ -132,3 +132,25 @@ def test_gradient_steps_only_on_a_shifted_batch():
     adapter.bind(model)
     adapter.adapt(source_batch(g), steps=3)
     assert adapter.stats['steps'] == 3
+
+
+def test_min_step_weight_needs_a_mostly_shifted_batch():
+    def measured(scale, offset):
+        model, calibration, g = calibrated_model()
+        policy = GatedNormPolicy(calibration=calibration, threshold=3.0,
+                                 min_step_weight=0.4)
+        policy.bind(model)
+        policy.before_steps(model, source_batch(g) * scale + offset)
+        weights = policy.last_weights
+        return policy, sum(weights.values()) / len(weights)
+
+    # the first layer far outside its spread (the second, behind it, not)
+    policy, mean_weight = measured(3.0, 2.0)
+    assert mean_weight > 0.4 and policy.allows_steps
+    # a weaker shift: the first layer adapts, too little for the steps
+    policy, mean_weight = measured(1.2, 0.2)
+    assert 0 < mean_weight <= 0.4 and not policy.allows_steps
+    policy.min_step_weight = 0.0
+    assert policy.allows_steps
+    with pytest.raises(ValueError, match=r'min_step_weight must lie in'):
+        GatedNormPolicy(min_step_weight=1.0)

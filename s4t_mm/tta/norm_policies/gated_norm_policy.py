@@ -40,15 +40,20 @@ class GatedNormPolicy(BlendedStatsPolicy):
     domains only.
 
     With ``steps_when_shifted`` (ours too) a method's gradient steps run
-    only on a batch that some layer finds shifted (``a > 0``): a batch the
-    source model's statistics explain gives an entropy or consistency
-    objective nothing to correct, only room to drift.
+    only on a batch whose mean ``a`` over the layers exceeds
+    ``min_step_weight`` (default 0: some layer finds it shifted): a batch
+    the source model's statistics explain gives an entropy or consistency
+    objective nothing to correct, only room to drift, and on the
+    validation domains steps taken with mostly source statistics (small
+    ``a``) lost where the statistics alone gained (docs/benchmarks.md).
 
     Args:
         threshold: the shift, in source spreads, below which a layer keeps
             the source statistics.
-        steps_when_shifted: skip the gradient steps on a batch no layer
-            finds shifted.
+        steps_when_shifted: skip the gradient steps on a batch the layers
+            find too little shifted (``min_step_weight``).
+        min_step_weight: the mean ``a`` over the layers a batch must
+            exceed for the steps to run, in [0, 1).
         calibration: the calibration itself (a dict as stored in a
             checkpoint); usually None, and the test-time hook hands over
             the loaded checkpoint's (:meth:`after_load_checkpoint`).
@@ -60,6 +65,7 @@ class GatedNormPolicy(BlendedStatsPolicy):
 
     def __init__(self, threshold: float = 3.0,
                  steps_when_shifted: bool = True,
+                 min_step_weight: float = 0.0,
                  calibration: Optional[dict] = None,
                  layers: Optional[str] = None,
                  live_steps: bool = False):
@@ -67,6 +73,10 @@ class GatedNormPolicy(BlendedStatsPolicy):
         if not threshold > 0:
             raise ValueError(f'threshold must be > 0, got {threshold}')
         self.threshold = float(threshold)
+        if not 0.0 <= min_step_weight < 1.0:
+            raise ValueError(f'min_step_weight must lie in [0, 1), got '
+                             f'{min_step_weight}')
+        self.min_step_weight = float(min_step_weight)
         self.steps_when_shifted = steps_when_shifted
         self.calibration = calibration
         self._spread_scale = 1.0
@@ -114,8 +124,10 @@ class GatedNormPolicy(BlendedStatsPolicy):
 
     @property
     def allows_steps(self) -> bool:
-        return not self.steps_when_shifted or \
-            any(a > 0 for a in self.last_weights.values())
+        weights = list(self.last_weights.values())
+        return not self.steps_when_shifted or (
+            bool(weights) and sum(weights) / len(weights) >
+            self.min_step_weight)
 
     def target_weight(self, name, layer, mean, var) -> torch.Tensor:
         z = shift_score(self._spreads[name], mean, var,
