@@ -1,6 +1,7 @@
 """Plots of how far each normalisation layer's statistics move under a
 target domain (the gated policy's shift scores, issue 23's diagnosis)."""
-from typing import Dict, Optional, Sequence
+import re
+from typing import Dict, List, Optional
 
 from mmengine.visualization import Visualizer
 
@@ -13,6 +14,27 @@ def stage_of(layer: str) -> str:
     parts = layer.split('.')
     return '.'.join(parts[:2]) if parts[0] == 'backbone' and len(parts) > 1 \
         else parts[0]
+
+
+def network_order(layers) -> List[str]:
+    """Layer names in the order a backbone-neck-heads network runs them
+    (stored results keep them sorted by name): the backbone's stem, its
+    numbered stages, the rest of the backbone, the neck, then the rest,
+    numbers within a name compared as numbers."""
+    def rank(name):
+        parts = name.split('.')
+        stage = parts[1] if parts[0] == 'backbone' and len(parts) > 1 else ''
+        if parts[0] == 'backbone':
+            number = re.fullmatch(r'layer(\d+)', stage)
+            group = 0 if stage == 'stem' else \
+                int(number.group(1)) if number else 100
+        else:
+            group = 101 if parts[0] == 'neck' else 102
+        pieces = [int(p) if p.isdigit() else p
+                  for p in re.split(r'(\d+)', name) if p]
+        return group, [(0, p) if isinstance(p, int) else (1, p)
+                       for p in pieces]
+    return sorted(layers, key=rank)
 
 
 def norm_shift_figure(scores: Dict[str, Dict[str, float]],
@@ -29,8 +51,10 @@ def norm_shift_figure(scores: Dict[str, Dict[str, float]],
     if not scores or not any(scores.values()):
         raise ValueError('no shift scores to plot (run a method whose '
                          "norm_policy is dict(type='gated'))")
-    layers: Sequence[str] = next(v for v in scores.values() if v)
-    layers = list(layers)
+    layers = network_order(next(v for v in scores.values() if v))
+    if weights and not any(a > 0 for w in weights.values()
+                           for a in w.values()):
+        weights = None  # no layer adapted anywhere: nothing to draw
     panels = 2 if weights else 1
     fig = Figure(figsize=(11, 3.6 * panels), dpi=100)
     FigureCanvasAgg(fig)
@@ -44,8 +68,9 @@ def norm_shift_figure(scores: Dict[str, Dict[str, float]],
                    label=f'threshold {threshold:g}')
     ax.set_yscale('log')
     ax.set_ylabel('shift z (source batch-to-batch spreads)')
-    ax.set_title(title)
-    ax.legend(fontsize=7, ncol=2)
+    ax.set_title(title, pad=34)
+    ax.legend(fontsize=7, ncol=4, loc='lower center',
+              bbox_to_anchor=(0.5, 1.0), frameon=False)
     axes = [ax]
     if weights:
         ax2 = fig.add_subplot(panels, 1, 2, sharex=ax)
@@ -54,6 +79,7 @@ def norm_shift_figure(scores: Dict[str, Dict[str, float]],
                      marker='.', linewidth=1.2, label=domain)
         ax2.set_ylabel('weight a of the target statistics')
         ax2.set_ylim(-0.02, 1.02)
+        ax.tick_params(labelbottom=False)
         axes.append(ax2)
     stages = [stage_of(n) for n in layers]
     starts = [i for i, s in enumerate(stages) if i == 0 or s != stages[i - 1]]

@@ -54,3 +54,14 @@ def test_missing_results_are_errors_that_say_what_to_run(tmp_path):
 def test_stage_of_names_the_backbone_stage():
     assert [stage_of(n) for n in LAYERS] == [
         'backbone.stem', 'backbone.layer1', 'backbone.layer2', 'heads']
+
+
+def test_layers_are_drawn_in_network_order():
+    from s4t_mm.visualization.norm_shift_plots import network_order
+    names = ['heads.depth.bn', 'backbone.layer10.0.bn1',
+             'backbone.layer2.0.bn1', 'neck.bn', 'backbone.stem.4',
+             'backbone.stem.10', 'backbone.layer2.0.bn2']
+    assert network_order(names) == [
+        'backbone.stem.4', 'backbone.stem.10', 'backbone.layer2.0.bn1',
+        'backbone.layer2.0.bn2', 'backbone.layer10.0.bn1', 'neck.bn',
+        'heads.depth.bn']
