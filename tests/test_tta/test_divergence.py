@@ -4,7 +4,7 @@ state, are counted and listed, and stop a domain after K in a row."""
 import pytest
 import torch
 
-from s4t_mm.engine.hooks.test_time_adapt_hook import prediction_tensors
+from s4t_mm.tta.session import prediction_tensors
 from s4t_mm.registry import ADAPTERS, HOOKS, MODELS
 from s4t_mm.structures import MultiTaskDataSample
 from s4t_mm.tta.adapters.base_adapter import FAILURE_COUNTERS

@@ -5,11 +5,10 @@ from mmengine.hooks import Hook
 
 from s4t_mm.engine.runner import MultiDomainTestLoop
 from s4t_mm.registry import HOOKS
-# prediction_tensors: importable from here as before the session existed
-from s4t_mm.tta.session import AdaptationSession, prediction_tensors
+from s4t_mm.tta.session import AdaptationSession
 from s4t_mm.utils import unwrap_model
 
-__all__ = ['TestTimeAdaptHook', 'prediction_tensors']
+__all__ = ['TestTimeAdaptHook']
 
 
 @HOOKS.register_module()
