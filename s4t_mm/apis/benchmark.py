@@ -9,8 +9,10 @@ the model and data of a source config, ``methods`` (name -> adapter config),
 ``continual=True`` (every domain in one stream without reset, CoTTA's
 setting: the protocol must carry the adapted state across domains).
 """
+import json
 import os
 import os.path as osp
+import pprint
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -50,11 +52,41 @@ def source_checkpoint(table: Config) -> str:
     return ckpt
 
 
+def _in_order(value) -> str:
+    """``value`` as JSON that keeps every dict's key order (tuples read as
+    lists), to tell two configs that differ only in order apart."""
+    return json.dumps(value, default=repr)
+
+
+def dump_in_order(cfg: Config, path: str) -> None:
+    """Write ``cfg`` as a Python config file that loads back
+    (``Config.fromfile``) with every dict in its key order.
+
+    mmengine's ``Config.dump`` sorts the keys of every dict, and order is
+    meaning in a config: ``model.heads`` in its order is the model's task
+    order, which lays out the relation predictor's channels
+    (``TaskRelationPredictor.tasks``: its compressor's task slices and its
+    reconstruction's per-task channels). A checkpoint trained with
+    semseg, depth, normals, edge loads without a complaint into the model
+    of the sorted config (depth, edge, normals, semseg), with every
+    relation channel given to the wrong task: source-only and BN-adapt do
+    not notice, S4T (and aux-consistency) adapt on scrambled
+    reconstructions. Raises if the file would not load back as ``cfg``."""
+    data = cfg.to_dict()
+    text = ''.join(f'{key} = {pprint.pformat(value, sort_dicts=False)}\n'
+                   for key, value in data.items())
+    atomic_write_bytes(text.encode(), path)
+    if _in_order(Config.fromfile(path).to_dict()) != _in_order(data):
+        raise RuntimeError(f'{path} does not load back as the config '
+                           'written into it (order or values differ)')
+
+
 def method_configs(table: Config, names: Sequence[str],
                    out_dir: str) -> List[str]:
     """One config file per method in ``out_dir`` (the record of exactly
-    what ran): the table with only that method's TestTimeAdaptHook in
-    ``custom_hooks``."""
+    what ran, :func:`dump_in_order`: read back, every dict keeps the
+    table's key order): the table with only that method's
+    TestTimeAdaptHook in ``custom_hooks``."""
     unknown = [n for n in names if n not in table.methods]
     if unknown:
         raise KeyError(f'unknown method(s) {unknown}; the table has '
@@ -68,7 +100,7 @@ def method_configs(table: Config, names: Sequence[str],
         for key in ('methods', 'sync_methods'):
             cfg.pop(key, None)
         path = osp.join(out_dir, f'{name}.py')
-        cfg.dump(path)
+        dump_in_order(cfg, path)
         paths.append(path)
     return paths
 
