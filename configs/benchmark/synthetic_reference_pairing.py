@@ -1,0 +1,20 @@
+# S4T with the reference's scrambled test-time task pairing beside faithful
+# S4T, BN-adapt and TENT (issue 24), from the demo's source model, seed 0,
+# on the 15 benchmark domains (and, with --domains policy_validation_domains,
+# on the validation ones):
+#
+#   python tools/benchmark_methods.py \
+#       configs/benchmark/synthetic_reference_pairing.py \
+#       --work-dir work_dirs/reference_pairing
+_base_ = ['./synthetic_methods.py']
+source_work_dir = 'work_dirs/synthetic_r18_source'
+train_config = 'configs/s4t/synthetic_r18_source.py'
+seeds = [0]
+sync_methods = []
+methods = dict(
+    _delete_=True,
+    bn_adapt={{_base_.bn_adapt}},
+    tent={{_base_.tent}},
+    s4t={{_base_.s4t}},
+    s4t_reference_pairing={{_base_.s4t_reference_pairing}},
+)
