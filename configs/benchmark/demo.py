@@ -14,12 +14,8 @@
 # configs/s4t/synthetic_r18_s4t_safe_tta.py, with their protocol (paper, 40
 # steps on one seeded batch of 8), so the printed comparison table is the
 # one `tools/compare_methods.py` gives for those three configs.
-_base_ = ['./synthetic_methods.py']
-source_work_dir = 'work_dirs/synthetic_r18_source'
-train_config = 'configs/s4t/synthetic_r18_source.py'
+_base_ = ['./demo_model_methods.py']
 domains_key = 'target_domains'
-seeds = [0]
-sync_methods = []
 methods = dict(
     _delete_=True,
     bn_adapt={{_base_.bn_adapt}},

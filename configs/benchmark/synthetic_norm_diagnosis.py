@@ -16,12 +16,8 @@
 #   in one backbone stage only, every other layer on the source statistics:
 #   which layers' re-estimation helps or hurts each task (the table's task
 #   columns).
-_base_ = ['./synthetic_methods.py']
-source_work_dir = 'work_dirs/synthetic_r18_source'
-train_config = 'configs/s4t/synthetic_r18_source.py'
+_base_ = ['./demo_model_methods.py']
 domains_key = 'policy_validation_domains'
-seeds = [0]
-sync_methods = []
 
 
 def _stage_only(stage):

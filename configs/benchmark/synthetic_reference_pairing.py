@@ -6,11 +6,7 @@
 #   python tools/benchmark_methods.py \
 #       configs/benchmark/synthetic_reference_pairing.py \
 #       --work-dir work_dirs/reference_pairing
-_base_ = ['./synthetic_methods.py']
-source_work_dir = 'work_dirs/synthetic_r18_source'
-train_config = 'configs/s4t/synthetic_r18_source.py'
-seeds = [0]
-sync_methods = []
+_base_ = ['./demo_model_methods.py']
 methods = dict(
     _delete_=True,
     bn_adapt={{_base_.bn_adapt}},

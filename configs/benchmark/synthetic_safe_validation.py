@@ -15,12 +15,8 @@
 # 1 % target, a margin for unseen shifts). The threshold sweep itself
 # (statistics only, every BatchNorm layer blended as each policy says) is
 # in docs/benchmarks.md.
-_base_ = ['./synthetic_methods.py']
-source_work_dir = 'work_dirs/synthetic_r18_source'
-train_config = 'configs/s4t/synthetic_r18_source.py'
+_base_ = ['./demo_model_methods.py']
 domains_key = 'policy_validation_domains'
-seeds = [0]
-sync_methods = []
 
 
 def _gated(threshold, live_steps=True):
