@@ -11,13 +11,14 @@ target batches against.
 import argparse
 
 from s4t_mm.apis.norm_calibration import calibrate_checkpoint
+from s4t_mm.engine.launch import add_checkpoint_arg, resolve_checkpoint
 from s4t_mm.utils import register_all_modules
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('config', help='the source model\'s config')
-    parser.add_argument('checkpoint', help='the source checkpoint')
+    add_checkpoint_arg(parser, positional=True)
     parser.add_argument('--out', required=True,
                         help='where the calibrated copy goes (a new file)')
     parser.add_argument('--num-batches', type=int, default=16,
@@ -25,7 +26,9 @@ def parse_args():
     parser.add_argument('--batch-size', type=int, default=None,
                         help='their size; default the test loader\'s (the '
                         'adaptation batch size)')
-    return parser.parse_args()
+    args = parser.parse_args()
+    resolve_checkpoint(parser, args)
+    return args
 
 
 def main():
