@@ -44,8 +44,9 @@ class GatedNormPolicy(BlendedStatsPolicy):
     ``min_step_weight`` (default 0: some layer finds it shifted): a batch
     the source model's statistics explain gives an entropy or consistency
     objective nothing to correct, only room to drift, and on the
-    validation domains steps taken with mostly source statistics (small
-    ``a``) lost where the statistics alone gained (docs/benchmarks.md).
+    validation domains TENT's and S4T's steps taken with mostly source
+    statistics (small ``a``) went below source-only where the statistics
+    alone did not (docs/benchmarks.md).
 
     Args:
         threshold: the shift, in source spreads, below which a layer keeps
