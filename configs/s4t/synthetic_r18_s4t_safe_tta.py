@@ -15,9 +15,9 @@
 # of the scene (camera, layout) moves the statistics by about 2.5 spreads
 # and is left alone, frost-3 by 3-8 and hurts when adapted to, and
 # S4T's gradient steps taken on a model that keeps mostly source
-# statistics took frost-3 to -2.1 % (the statistics alone: +0.1). The price: most of BN-adapt's
-# gain on mild appearance shifts is given up. The same policy serves
-# BN-adapt-safe and TENT-safe.
+# statistics took frost-3 to -2.1 % (the statistics alone: +0.1). The
+# price: most of BN-adapt's gain on mild appearance shifts is given up.
+# The same policy serves BN-adapt-safe and TENT-safe.
 _base_ = ['./synthetic_r18_s4t_tta.py']
 custom_hooks = [
     dict(
