@@ -136,3 +136,18 @@ def test_uncertainty_combiner_gets_the_model_tasks():
         torch.testing.assert_close(
             losses[f'loss_{task}'].detach(),
             0.5 * losses[f'{task}.main'] + torch.log(torch.tensor(2.0)))
+
+
+def test_activated_outputs_are_each_heads_soft_predictions():
+    model = MODELS.build(tiny_model_cfg())
+    torch.manual_seed(0)
+    raw = {task: torch.randn(2, model.heads[task].out_channels, 4, 4)
+           for task in ('semseg', 'normals', 'edge')}
+    soft = model.activated_outputs(raw)
+    assert list(soft) == ['semseg', 'normals', 'edge']
+    torch.testing.assert_close(soft['semseg'], raw['semseg'].softmax(1))
+    torch.testing.assert_close(soft['edge'], raw['edge'].sigmoid())
+    torch.testing.assert_close(soft['normals'].norm(dim=1),
+                               torch.ones(2, 4, 4))
+    with pytest.raises(KeyError, match=r"unknown tasks \['shading'\]"):
+        model.activated_outputs(dict(shading=raw['edge']))

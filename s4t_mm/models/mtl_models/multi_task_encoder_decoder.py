@@ -241,6 +241,19 @@ class MultiTaskEncoderDecoder(BaseModel):
         entropy-style objectives read; ``mode='tensor'`` resizes them)."""
         return self.head_outputs(self.extract_feat(inputs))
 
+    def activated_outputs(self, raw: Dict[str, Tensor]
+                          ) -> Dict[str, Tensor]:
+        """Raw task outputs as soft predictions, each through its head's
+        ``activate_soft`` at its own resolution (class probabilities, depth,
+        unit normals, edge probabilities): what consistency objectives on
+        the regression tasks compare."""
+        unknown = sorted(set(raw) - set(self.heads))
+        if unknown:
+            raise KeyError(f'unknown tasks {unknown}; registered task heads: '
+                           f'{", ".join(self.tasks)}')
+        return {task: self.heads[task].activate_soft(x)
+                for task, x in raw.items()}
+
     def task_weight(self, task: str) -> float:
         """The source weight of ``task`` in the loss combiner (for learned
         uncertainty weighting its current ``0.5 / s_t^2``)."""

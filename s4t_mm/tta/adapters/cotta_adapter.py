@@ -64,7 +64,7 @@ class CottaAdapter(BaseAdapter):
     the student's log-softmax, per pixel; for every other task (depth,
     normals, edges) the teacher consistency of the regression outputs, the
     L1 distance between the student's and the teacher's predictions
-    (``head.activate_soft``: depth, unit normals, edge probabilities).
+    (``model.activated_outputs``: depth, unit normals, edge probabilities).
 
     The other settings of the paper: Adam, lr 1e-3, betas (0.9, 0.999), no
     weight decay, all parameters adapted, one step per batch, confidence
@@ -160,6 +160,12 @@ class CottaAdapter(BaseAdapter):
         student = task_outputs(model, inputs, self.task)
         with torch.no_grad():
             teacher = self._teacher_targets(model, inputs)
+        others = [t for t in self._weights if t != self.task]
+        if others:
+            student_soft = model.activated_outputs(
+                {t: student[t] for t in others})
+            teacher_soft = model.activated_outputs(
+                {t: teacher[t] for t in others})
         terms = {}
         for task, weight in self._weights.items():
             if task == self.task:
@@ -167,9 +173,7 @@ class CottaAdapter(BaseAdapter):
                 term = -(target * student[task].log_softmax(dim=1)).sum(
                     dim=1).mean()
             else:
-                head = model.heads[task]
-                term = (head.activate_soft(student[task]) -
-                        head.activate_soft(teacher[task])).abs().mean()
+                term = (student_soft[task] - teacher_soft[task]).abs().mean()
             terms[f'{task}.cotta'] = weight * term
         return terms
 
