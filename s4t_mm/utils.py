@@ -73,7 +73,7 @@ def json_ready(obj):
 def dump_json_atomic(obj, path: str) -> None:
     """Write strict JSON (:func:`json_ready`: non-finite numbers as null)
     through mmengine's ``atomic_local`` file backend, which importing
-    s4t_mm registers (:class:`~s4t_mm.engine.checkpoint.AtomicLocalBackend`:
+    s4t_mm registers (:class:`~s4t_mm.fileio.AtomicLocalBackend`:
     a temporary file beside ``path`` renamed into place), so an interrupted
     write leaves the previous file intact; resumable runs rely on it."""
     put(json.dumps(json_ready(obj), indent=2, sort_keys=True,

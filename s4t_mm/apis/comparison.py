@@ -18,7 +18,7 @@ from mmengine.config import Config
 from mmengine.dist import get_rank
 from mmengine.logging import print_log
 
-from s4t_mm.engine.checkpoint import atomic_write_bytes
+from s4t_mm.fileio import atomic_write_bytes
 from s4t_mm.engine.hooks import compose_comparisons, with_visualization_hook
 from s4t_mm.evaluation.functional import delta_m, delta_m_keys
 from s4t_mm.tta.protocols import protocol_config

@@ -14,7 +14,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from s4t_mm.engine.checkpoint import load_model_checkpoint
+from s4t_mm.fileio import load_model_checkpoint
 from s4t_mm.registry import METRICS, MODELS
 from s4t_mm.tta.protocols import protocol_config
 from s4t_mm.tta.session import AdaptationSession
