@@ -5,8 +5,8 @@ from typing import Dict, Optional, Sequence
 import torch
 import torch.nn as nn
 
-from s4t_mm.models.mtl_models import RELATION_SPACES
 from s4t_mm.registry import ADAPTERS, MODELS
+from s4t_mm.structures import RELATION_SPACES
 from ..snapshot import StateSnapshot
 from .base_adapter import BaseAdapter, named_parameters_of, norm_layers
 
