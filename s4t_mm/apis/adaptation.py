@@ -29,7 +29,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from s4t_mm.fileio import load_model_checkpoint
-from s4t_mm.evaluation.functional import delta_m, delta_m_keys
+from s4t_mm.evaluation.multi_task_gain import delta_m, delta_m_keys
 from s4t_mm.tta.adapters.base_adapter import FAILURE_COUNTERS
 from s4t_mm.tta.protocols import (OnlineProtocol, build_protocol,
                                   protocol_config)
