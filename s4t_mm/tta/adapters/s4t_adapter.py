@@ -230,6 +230,8 @@ class S4TAdapter(BaseAdapter):
                 self._best.update()
         if best_step < steps:
             self._best.restore()
+            if self.guard.good is not None:  # the best is the last good
+                self.guard.good.update()
             self.stats['rolled_back_steps'] += steps - best_step
 
     def consistency(self, inputs: torch.Tensor) -> float:
