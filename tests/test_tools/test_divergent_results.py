@@ -110,8 +110,8 @@ def test_json_is_strict(tmp_path):
                                                      c=[1, 2])
 
 
-def test_an_interrupted_json_write_keeps_the_previous_file(tmp_path,
-                                                          monkeypatch):
+def test_an_interrupted_json_write_keeps_the_previous_file(
+        tmp_path, monkeypatch):
     # resumable runs store every finished unit this way: a kill during the
     # write must not leave a truncated file that --resume would then read
     path = tmp_path / 'part.json'

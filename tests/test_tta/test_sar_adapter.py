@@ -90,8 +90,8 @@ def test_sam_step_is_the_two_pass_update():
                                     list(theta.values()))
     expected = {n: p.detach() - lr * g
                 for (n, p), g in zip(theta.items(), sam_grads)}
-    plain = {n: p.detach() - lr * g for (n, p), g in zip(theta.items(),
-                                                          grads)}
+    plain = {n: p.detach() - lr * g
+             for (n, p), g in zip(theta.items(), grads)}
     # both filters act on this batch, and the perturbation changes the step
     assert 0 < int(kept.sum()) < int(reliable.sum()) < reliable.numel()
     assert not torch.allclose(expected['bn.weight'], plain['bn.weight'],

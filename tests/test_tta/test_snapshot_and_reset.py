@@ -78,8 +78,9 @@ def test_unknown_amp_and_fp16_on_cpu_are_rejected():
 
 def test_bf16_adaptation_runs_and_moves_parameters():
     model = MODELS.build(tiny_model_cfg(relation=True))
-    adapter = ADAPTERS.build(dict(type='S4TAdapter', amp='bf16', optimizer=dict(
-        type='SGD', lr=0.1))).bind(model)
+    adapter = ADAPTERS.build(dict(type='S4TAdapter', amp='bf16',
+                                  optimizer=dict(type='SGD', lr=0.1))
+                             ).bind(model)
     before = [p.clone() for _, p in adapter.adapted]
     inputs = model.data_preprocessor(synthetic_batch())['inputs']
     adapter.adapt(inputs, steps=1)
