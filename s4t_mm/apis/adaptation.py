@@ -28,8 +28,8 @@ from mmengine.dist import is_main_process
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
-from s4t_mm.engine.checkpoint import load_model_checkpoint
-from s4t_mm.evaluation.functional import delta_m, delta_m_keys
+from s4t_mm.fileio import load_model_checkpoint
+from s4t_mm.evaluation.multi_task_gain import delta_m, delta_m_keys
 from s4t_mm.tta.adapters.base_adapter import FAILURE_COUNTERS
 from s4t_mm.tta.protocols import (OnlineProtocol, build_protocol,
                                   protocol_config)
@@ -134,7 +134,7 @@ def build_runner(run_cfg: Config, checkpoint: str, domains: Sequence[dict],
     checking they fit the model) and no checkpoint left for it to load.
 
     The weights are loaded here, through mmengine's loader
-    (:func:`~s4t_mm.engine.checkpoint.load_model_checkpoint`), not by the
+    (:func:`~s4t_mm.fileio.load_model_checkpoint`), not by the
     Runner's ``load_from``: that would load inside ``runner.test()`` after
     the hooks' ``before_run``, and only warn on a mismatch.
 

@@ -20,9 +20,9 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.runner import find_latest_checkpoint
 
-from s4t_mm.engine.checkpoint import atomic_write_bytes
+from s4t_mm.fileio import atomic_write_bytes
 from s4t_mm.engine.launch import setup_launcher
-from s4t_mm.evaluation.functional import metric_direction
+from s4t_mm.evaluation.multi_task_gain import metric_direction
 from .adaptation import carries_state_across_domains, check_domains
 from .comparison import compare, write_comparison
 from .sync_analysis import sync_reports

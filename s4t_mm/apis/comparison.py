@@ -18,9 +18,9 @@ from mmengine.config import Config
 from mmengine.dist import get_rank
 from mmengine.logging import print_log
 
-from s4t_mm.engine.checkpoint import atomic_write_bytes
+from s4t_mm.fileio import atomic_write_bytes
 from s4t_mm.engine.hooks import compose_comparisons, with_visualization_hook
-from s4t_mm.evaluation.functional import delta_m, delta_m_keys
+from s4t_mm.evaluation.multi_task_gain import delta_m, delta_m_keys
 from s4t_mm.tta.protocols import protocol_config
 from s4t_mm.utils import dump_json_atomic, json_ready
 from .adaptation import (DomainResults, check_domains, divergence_note,

@@ -24,7 +24,7 @@ import matplotlib
 import numpy as np
 from PIL import Image, ImageOps
 
-from s4t_mm.engine.checkpoint import atomic_write_bytes
+from s4t_mm.fileio import atomic_write_bytes
 from s4t_mm.tasks import task_spec
 
 IMAGE_EXTENSIONS = ('.bmp', '.jpeg', '.jpg', '.pgm', '.png', '.ppm',

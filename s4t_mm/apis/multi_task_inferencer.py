@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 from s4t_mm.apis.inference_io import (ImageItem, InputStream, add_scale_bar,
                                       collect_inputs, raw_encoding,
                                       write_png, write_raw)
-from s4t_mm.engine.checkpoint import load_model_checkpoint
+from s4t_mm.fileio import load_model_checkpoint
 from s4t_mm.registry import DATASETS, MODELS, TRANSFORMS, VISUALIZERS
 from s4t_mm.tta.protocols import protocol_config
 from s4t_mm.tta.session import AdaptationSession

@@ -10,7 +10,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner.checkpoint import save_checkpoint
 
-from s4t_mm.engine.checkpoint import load_model_checkpoint
+from s4t_mm.fileio import load_model_checkpoint
 from s4t_mm.engine.hooks.norm_calibration_hook import calibrate_model
 from s4t_mm.registry import MODELS
 from s4t_mm.tta.norm_policies.gated_norm_policy import CALIBRATION_KEY

@@ -9,7 +9,7 @@ from mmengine.structures import BaseDataElement
 
 from s4t_mm.registry import ADAPTERS
 from s4t_mm.structures import without_ground_truth
-from s4t_mm.utils import check_config_keys, unwrap_model
+from s4t_mm.utils import build_checked, unwrap_model
 from .protocols import build_protocol
 
 
@@ -32,19 +32,6 @@ class AdaptationReport:
     @property
     def steps(self) -> int:
         return self.stats.get('steps', 0)
-
-
-def build_adapter(cfg: dict):
-    """A registered adapter from its config; an unknown name or key is an
-    error naming the valid ones."""
-    name = cfg.get('type', '')
-    adapter_cls = ADAPTERS.get(name)
-    if adapter_cls is None:
-        valid = ', '.join(sorted(ADAPTERS.module_dict))
-        raise ValueError(f'unknown adapter (method) {name!r}; registered '
-                         f'adapters: {valid}')
-    check_config_keys(adapter_cls, cfg, 'adapter')
-    return ADAPTERS.build(dict(cfg, _scope_='s4t_mm'))
 
 
 class AdaptationSession:
@@ -85,7 +72,7 @@ class AdaptationSession:
     def __init__(self, adapter: dict,
                  protocol: Union[str, dict, None] = None, seed: int = 0,
                  protocol_defaults: Optional[Dict[str, dict]] = None):
-        self.adapter = build_adapter(adapter)
+        self.adapter = build_checked(ADAPTERS, adapter, 'adapter')
         self.protocol = build_protocol(protocol, protocol_defaults)
         self.seed = seed
         #: the caller predicts through :meth:`predict`, which reuses the

@@ -33,7 +33,7 @@ def add_figure(fig, name: str, visualizer: Optional[Visualizer] = None,
         ok, png = cv2.imencode('.png', image[..., ::-1])
         if not ok:
             raise IOError(f'could not encode figure {name!r} as PNG')
-        # atomic: s4t_mm.engine.checkpoint's 'atomic_local' backend
+        # atomic: s4t_mm.fileio's 'atomic_local' backend
         get_file_backend(out_file, backend_args=dict(
             backend='atomic_local')).put(png.tobytes(), out_file)
     if visualizer is not None:

@@ -5,7 +5,7 @@ import torch
 
 from s4t_mm.apis.adaptation import run_domains
 from s4t_mm.apis.norm_calibration import CALIBRATION_KEY, calibrate_checkpoint
-from s4t_mm.engine.checkpoint import load_checkpoint_file
+from s4t_mm.fileio import load_checkpoint_file
 from ..test_tta.tiny_runner import TARGETS, save_tiny_checkpoint, tiny_tta_cfg
 
 

@@ -33,9 +33,11 @@ def test_gradient_shares_curve_and_relation_scores(tmp_path):
     assert all(p['consistency'] > 0 for p in report['curve'])
     first, last = report['curve'][0], report['curve'][-1]
     for point in (first, last):
-        assert 0 <= point['collapse/edge_share'] <= 1
-        assert 0 < point['collapse/top_class_share'] <= 1
-        assert 0 <= point['collapse/class_entropy_bits'] <= math.log2(6)
+        assert 0 <= point['collapse/edge/mean'] <= 1
+        assert point['collapse/depth/std'] >= 0
+        assert 0 < point['collapse/semseg/top_class_share'] <= 1
+        assert 0 <= point['collapse/semseg/class_entropy_bits'] <= \
+            math.log2(6)
     # lr 0.5 moves the model: the batch's metrics change along the curve
     assert first['normals/mean'] != last['normals/mean']
     # the reconstruction is scored as a prediction of its own

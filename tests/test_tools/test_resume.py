@@ -195,8 +195,9 @@ def test_strict_exits_non_zero_on_a_diverged_method(compare_tool, tmp_path,
     results = compare_tool.main(args)  # not strict: reports, exits 0
     s = results['methods']['wild']['summary']['warm']
     assert s['diverged'] and s['delta_m'] is None
+    # each step is undone at once (its parameters exploded)
     assert s['divergence'] == [
-        'seed 0: 1 x non finite parameters at step 2']
+        'seed 0: 2 x non finite parameters at steps 1, 2']
     table = (out / 'comparison.md').read_text()
     assert '| warm | wild | ' in table and 'nan' not in table.lower()
     assert '- warm, wild: diverged, left out of the means (seed 0: ' in table

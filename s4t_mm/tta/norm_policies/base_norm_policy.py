@@ -7,7 +7,7 @@ import torch.nn as nn
 from torch.nn.modules.batchnorm import _NormBase
 
 from s4t_mm.registry import NORM_POLICIES
-from s4t_mm.utils import check_config_keys
+from s4t_mm.utils import build_checked
 
 
 def norm_layers(model: nn.Module) -> List[Tuple[str, nn.Module]]:
@@ -95,13 +95,4 @@ class BaseNormPolicy:
 def build_norm_policy(cfg: Union[str, dict]) -> BaseNormPolicy:
     """Build from a bare name (``'batch_stats'``) or a config
     (``dict(type='batch_stats', ...)``)."""
-    cfg = dict(type=cfg) if isinstance(cfg, str) else dict(cfg)
-    name = cfg.get('type')
-    cls = NORM_POLICIES.get(name) if isinstance(name, str) else None
-    if cls is None:
-        raise ValueError(f'unknown norm_policy {name!r}; valid: '
-                         f'{", ".join(NORM_POLICIES.module_dict)}')
-    check_config_keys(cls, cfg, 'norm_policy')
-    # explicit scope: the adapter may be built inside a plain mmseg config
-    cfg['_scope_'] = 's4t_mm'
-    return NORM_POLICIES.build(cfg)
+    return build_checked(NORM_POLICIES, cfg, 'norm_policy')

@@ -6,7 +6,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader
 
 from s4t_mm.registry import PROTOCOLS
-from s4t_mm.utils import check_config_keys
+from s4t_mm.utils import build_checked
 
 #: Turns target batch ``batch_idx`` into what an adapter may see: its
 #: unlabeled, preprocessed images ``(N, C, H, W)`` and the seed of the
@@ -91,13 +91,5 @@ def build_protocol(cfg: Union[str, dict, None] = None,
                    ) -> AdaptationProtocol:
     """Build from ``dict(type='episodic', steps=...)``, a bare name or None
     (:func:`protocol_config`); the only place a protocol is built."""
-    cfg = protocol_config(cfg, defaults)
-    name = cfg.get('type')
-    cls = PROTOCOLS.get(name) if isinstance(name, str) else None
-    if cls is None:
-        raise ValueError(f'unknown protocol {name!r}; valid: '
-                         f'{", ".join(PROTOCOLS.module_dict)}')
-    check_config_keys(cls, cfg, 'protocol')
-    # explicit scope: the hook may be built inside a plain mmseg config
-    cfg['_scope_'] = 's4t_mm'
-    return PROTOCOLS.build(cfg)
+    return build_checked(PROTOCOLS, protocol_config(cfg, defaults),
+                         'protocol')
