@@ -5,8 +5,6 @@ import cv2
 import matplotlib
 import mmcv
 import numpy as np
-import torch
-import torch.nn.functional as F
 from mmengine.dist import master_only
 from mmengine.structures import BaseDataElement, PixelData
 from mmengine.visualization import Visualizer
@@ -15,6 +13,8 @@ from s4t_mm.registry import VISUALIZERS
 from s4t_mm.structures.multi_task_data_sample import GT_PREFIX, PRED_PREFIX
 from s4t_mm.structures.task_maps import task_map_spec
 from s4t_mm.tasks import TaskSpecView, task_spec, task_specs
+from .task_map_values import (as_chw, as_rgb_image, shared_range,
+                              valid_values)
 
 #: How a task's map is drawn: ``palette`` (class colours blended over the
 #: image), ``colormap`` (a scalar map through a colour map, one range shared
@@ -134,7 +134,7 @@ class MultiTaskVisualizer(Visualizer):
         Returns:
             ``(H, W, 3)`` uint8 RGB tile.
         """
-        data = _as_chw(data, image.shape[:2])
+        data = as_chw(data, image.shape[:2])
         style = self.task_style(task, data.shape[0])
         spec = task_map_spec(task)
         if is_gt:
@@ -186,7 +186,7 @@ class MultiTaskVisualizer(Visualizer):
         every task with a map in some row), one row per ``(label,
         data_sample, is_gt)``; ``colormap`` tasks share one value range down
         their column. Missing maps leave their cell blank."""
-        image = _as_rgb_image(image)
+        image = as_rgb_image(image)
         if tasks is None:
             tasks = _tasks_of(rows, (self.dataset_meta or {}).get(
                 'tasks', ()))
@@ -198,7 +198,7 @@ class MultiTaskVisualizer(Visualizer):
                              for m, _ in maps if m is not None), 1)
             if self.task_style(task, channels) == 'colormap':
                 column_range = shared_range([
-                    _valid_values(task, m, g, image.shape[:2])
+                    valid_values(task, m, g, image.shape[:2])
                     for m, g in maps if m is not None])
             tiles.append([
                 None if m is None else self.draw_task_map(
@@ -269,7 +269,7 @@ class MultiTaskVisualizer(Visualizer):
             if draw_pred and _task_fields(data_sample, PRED_PREFIX):
                 rows.append(('prediction', data_sample, False))
         drawn = self.draw_grid(image, rows) if rows else \
-            _as_rgb_image(image)
+            as_rgb_image(image)
         self._publish(name, drawn, show, wait_time, out_file, step)
         return drawn
 
@@ -312,54 +312,6 @@ class MultiTaskVisualizer(Visualizer):
             mmcv.imwrite(mmcv.rgb2bgr(drawn), out_file)
         else:
             self.add_image(name, drawn, step)
-
-
-def shared_range(values: Sequence[np.ndarray]) -> Tuple[float, float]:
-    """(2nd, 98th) percentile of all values together, so one colour means
-    one value in every map drawn with it."""
-    flat = [np.asarray(v, dtype=np.float64).ravel() for v in values]
-    flat = np.concatenate(flat) if flat else np.zeros(0)
-    flat = flat[np.isfinite(flat)]
-    if flat.size == 0:
-        return 0.0, 1.0
-    low, high = np.percentile(flat, (2, 98))
-    if high <= low:
-        high = low + 1.0
-    return float(low), float(high)
-
-
-def _valid_values(task, data, is_gt, size) -> np.ndarray:
-    data = _as_chw(data, size)[0]
-    if is_gt:
-        data = data[data != task_map_spec(task).ignore_value]
-    return data
-
-
-def _as_chw(data, size) -> np.ndarray:
-    """A float ``(C, H, W)`` array at ``size`` (nearest resize)."""
-    if isinstance(data, PixelData):
-        data = data.data
-    tensor = torch.as_tensor(data).detach().cpu()
-    if tensor.ndim == 2:
-        tensor = tensor[None]
-    if tensor.ndim != 3:
-        raise ValueError(f'a task map must be (C, H, W) or (H, W), got '
-                         f'shape {tuple(tensor.shape)}')
-    tensor = tensor.float()
-    if tuple(tensor.shape[1:]) != tuple(size):
-        tensor = F.interpolate(tensor[None], size=tuple(size),
-                               mode='nearest')[0]
-    return tensor.numpy()
-
-
-def _as_rgb_image(image) -> np.ndarray:
-    image = np.asarray(image)
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=2)
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f'image must be (H, W, 3) RGB, got shape '
-                         f'{image.shape}')
-    return np.ascontiguousarray(image, dtype=np.uint8)
 
 
 def _field(sample: BaseDataElement, task: str, is_gt: bool):
