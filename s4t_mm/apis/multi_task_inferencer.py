@@ -23,14 +23,12 @@ from s4t_mm.apis.inference_io import (ImageItem, InputStream, add_scale_bar,
                                       collect_inputs, raw_encoding,
                                       write_png, write_raw)
 from s4t_mm.engine.checkpoint import load_model_checkpoint
-from s4t_mm.registry import DATASETS, MODELS, TRANSFORMS, VISUALIZERS
+from s4t_mm.apis.inference_setup import (PROTOCOL_DEFAULTS,
+                                         config_dataset_meta, image_pipeline)
+from s4t_mm.registry import MODELS, TRANSFORMS, VISUALIZERS
 from s4t_mm.tta.protocols import protocol_config
 from s4t_mm.tta.session import AdaptationSession
 from s4t_mm.utils import dump_json_atomic, register_all_modules
-
-#: "adapt on the first images": the paper protocol takes them in input
-#: order unless the protocol config says otherwise
-PROTOCOL_DEFAULTS = dict(paper=dict(shuffle=False))
 
 
 class MultiTaskInferencer(BaseInferencer):
@@ -42,7 +40,8 @@ class MultiTaskInferencer(BaseInferencer):
     grayscale) or video files, of any size; each image goes through the
     config's test pipeline (its loading transforms left out) and every
     prediction comes back at the image's own size. The model sees each
-    image at the scale it was trained at (:func:`training_scale`, a
+    image at the scale it was trained at (:func:`~s4t_mm.apis.
+    inference_setup.training_scale`, a
     keep-ratio resize added before packing) where the config fixes one and
     the test pipeline does not resize already, else at the image's own
     size; ``resize`` overrides it, and the summary's ``input_scale`` says
@@ -156,31 +155,16 @@ class MultiTaskInferencer(BaseInferencer):
                           'a randomly initialised model')
             meta = {}
         model.dataset_meta = dict(meta.get('dataset_meta') or
-                                  _config_dataset_meta(cfg))
+                                  config_dataset_meta(cfg))
         model.cfg = cfg
         model.to(device)
         model.eval()
         return model
 
     def _init_pipeline(self, cfg: ConfigDict) -> Compose:
-        """The config's test pipeline without its loading transforms
-        (images arrive decoded) and with a keep-ratio resize to the input
-        scale (:attr:`input_scale`) before packing."""
-        pipeline = cfg.get('test_pipeline') or \
-            cfg.get('test_dataloader', {}).get('dataset', {}).get(
-                'pipeline') or [dict(type='PackMultiTaskInputs')]
-        pipeline = [copy.deepcopy(t) for t in pipeline
-                    if not _transform_name(t).startswith('Load')]
-        pack = next((i for i, t in enumerate(pipeline)
-                     if _transform_name(t).startswith('Pack')), None)
-        if pack is None:
-            pipeline.append(dict(type='PackMultiTaskInputs'))
-            pack = len(pipeline) - 1
-        self.input_scale = _input_scale(cfg, pipeline, self.resize)
-        if self.input_scale['scale'] is not None:
-            pipeline.insert(pack, dict(
-                type='MultiTaskResize',
-                scale=tuple(self.input_scale['scale']), keep_ratio=True))
+        """The config's test pipeline for decoded images
+        (:func:`~s4t_mm.apis.inference_setup.image_pipeline`)."""
+        pipeline, self.input_scale = image_pipeline(cfg, self.resize)
         return Compose([TRANSFORMS.build(t) for t in pipeline])
 
     def _init_collate(self, cfg: ConfigDict):
@@ -474,52 +458,6 @@ class _Run:
                                     steps=steps - self._steps_seen,
                                     losses=dict(self.adapter.last_losses)))
             self._steps_seen = steps
-
-
-def training_scale(cfg) -> Optional[Tuple[int, int]]:
-    """The ``(w, h)`` scale the config trains at: a crop's size or a
-    resize's single scale in the training pipeline, else the training
-    dataset's ``img_size`` (an int: square); None where none fixes one."""
-    dataset = (cfg.get('train_dataloader') or {}).get('dataset') or {}
-    pipeline = cfg.get('train_pipeline') or dataset.get('pipeline') or []
-    for kind, key in (('Crop', 'crop_size'), ('Resize', 'scale')):
-        for transform in pipeline:
-            size = transform.get(key)
-            if kind not in _transform_name(transform) or size is None:
-                continue
-            if isinstance(size, int):
-                return size, size
-            if len(size) == 2 and all(isinstance(v, int) for v in size):
-                # crops are (h, w) as in mmseg, resize scales (w, h)
-                return (size[1], size[0]) if kind == 'Crop' else tuple(size)
-    img_size = dataset.get('img_size')
-    return (img_size, img_size) if isinstance(img_size, int) else None
-
-
-def _input_scale(cfg, pipeline: List[dict],
-                 resize: Optional[Tuple[int, int]]) -> dict:
-    """The scale images are predicted at (``scale``: a keep-ratio resize
-    bound to add, or None) and why (``source``)."""
-    if resize is not None:
-        return dict(source='resize', scale=list(resize))
-    if any('Resize' in _transform_name(t) for t in pipeline):
-        return dict(source='test_pipeline', scale=None)
-    scale = training_scale(cfg)
-    if scale is not None:
-        return dict(source='training_scale', scale=list(scale))
-    return dict(source='image_size', scale=None)
-
-
-def _transform_name(transform: dict) -> str:
-    return str(transform.get('type', '')).split('.')[-1]
-
-
-def _config_dataset_meta(cfg) -> dict:
-    """Classes and palette of the config's test dataset class, for
-    checkpoints saved without ``dataset_meta``."""
-    dataset = cfg.get('test_dataloader', {}).get('dataset', {})
-    dataset_cls = DATASETS.get(dataset.get('type', '')) if dataset else None
-    return dict(getattr(dataset_cls, 'METAINFO', {}) or {})
 
 
 def _prediction_arrays(sample, tasks: Sequence[str]) -> Dict[str, np.ndarray]:

@@ -223,23 +223,3 @@ def test_without_a_training_scale_the_image_size_is_kept(checkpoint):
                                                      scale=None)
     assert results['summary']['images'][0]['input_size'] == [32, 32]
     check_prediction(results['predictions'][0], (40, 60))
-
-
-def test_training_scale_reads_crops_resizes_and_img_size():
-    from mmengine.config import Config
-
-    from s4t_mm.apis.multi_task_inferencer import training_scale
-
-    def scale(pipeline=(), **dataset):
-        return training_scale(Config(dict(train_dataloader=dict(
-            dataset=dict(pipeline=list(pipeline), **dataset)))))
-
-    crop = dict(type='MultiTaskRandomCrop', crop_size=(448, 576))
-    resize = dict(type='MultiTaskRandomResize', scale=(640, 480),
-                  ratio_range=(1.0, 1.2))
-    assert scale([resize, crop]) == (576, 448)  # crops are (h, w)
-    assert scale([resize]) == (640, 480)  # resize scales (w, h)
-    assert scale(img_size=128) == (128, 128)
-    assert scale([dict(type='MultiTaskRandomResize',
-                       scale=[(320, 240), (640, 480)])]) is None
-    assert scale() is None
