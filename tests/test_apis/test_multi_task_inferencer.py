@@ -2,6 +2,9 @@
 cat) with a small S4T model whose checkpoint the tests write."""
 import json
 import os.path as osp
+import subprocess
+import sys
+import textwrap
 
 import cv2
 import numpy as np
@@ -133,6 +136,23 @@ def test_built_by_name_it_predicts_as_the_class_does(checkpoint):
     for task in TASKS:
         np.testing.assert_array_equal(built(image)['predictions'][0][task],
                                       direct(image)['predictions'][0][task])
+
+
+def test_the_registry_finds_it_without_importing_apis_first():
+    """``locations``: a fresh interpreter that imports only the registry
+    finds the inferencer by name, and mmengine's root registry reaches it
+    by its scope."""
+    script = textwrap.dedent("""
+        from mmengine.registry import INFERENCERS as ROOT
+        from s4t_mm.registry import INFERENCERS
+        found = INFERENCERS.get('MultiTaskInferencer')
+        assert INFERENCERS.parent is ROOT
+        assert ROOT.get('s4t_mm.MultiTaskInferencer') is found
+        print(found.__module__)
+    """)
+    out = subprocess.run([sys.executable, '-c', script], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == 's4t_mm.apis.multi_task_inferencer'
 
 
 def test_non_finite_predictions_recover_as_in_the_test_loop(checkpoint):
