@@ -29,4 +29,3 @@ def test_the_adapted_and_the_source_evaluation(tmp_path):
     assert adapted == pytest.approx(warm['adapted'], rel=1e-12)
     assert source == pytest.approx(warm['source'], rel=1e-12)
     assert adapted['semseg/mIoU'] != source['semseg/mIoU']
-
