@@ -3,11 +3,14 @@ with batches that two ranks cannot split evenly. ``torchrun`` is run as
 ``python -m torch.distributed.run`` of this interpreter, so the test runs
 wherever torch is installed, whether or not the script is on PATH."""
 import json
+import os.path as osp
 import socket
+import subprocess
+import sys
 
 import pytest
 
-from .test_train_and_adapt import _run, _write_config
+from .test_train_and_adapt import ROOT, _run, _write_config
 
 
 def _free_port() -> int:
@@ -29,11 +32,17 @@ def test_episodic_protocol_matches_one_process(tmp_path):
     _run(['tools/test_time_adapt.py', cfg, '--checkpoint', ckpt,
           '--work-dir', str(tmp_path / 'w1'), '--out', str(one)])
     two = tmp_path / 'two.json'
-    log = _run(['-m', 'torch.distributed.run', '--nproc_per_node', '2',
-                '--master_port', str(_free_port()),
-                'tools/test_time_adapt.py', cfg, '--checkpoint', ckpt,
-                '--work-dir', str(tmp_path / 'w2'), '--out', str(two),
-                '--launcher', 'pytorch'])
+    # from tmp_path: mmengine's result collection writes .dist_test/ into
+    # the working directory
+    out = subprocess.run(
+        [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node',
+         '2', '--master_port', str(_free_port()),
+         osp.join(ROOT, 'tools', 'test_time_adapt.py'), cfg, '--checkpoint',
+         ckpt, '--work-dir', str(tmp_path / 'w2'), '--out', str(two),
+         '--launcher', 'pytorch'],
+        cwd=str(tmp_path), capture_output=True, text=True)
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log[-3000:]
     assert 'Distributed training: True' in log, log[-3000:]
     a, b = json.loads(one.read_text()), json.loads(two.read_text())
     for domain in a['domains']:
