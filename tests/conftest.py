@@ -1,7 +1,14 @@
 import pytest
 import torch
+from hypothesis import settings
 
 from s4t_mm.utils import register_all_modules
+
+# Hypothesis keeps no example database (.hypothesis/ in the working
+# directory): the suite writes nothing into the checkout; the property tests
+# draw from their seeds and shrink within the run.
+settings.register_profile('s4t_mm', database=None)
+settings.load_profile('s4t_mm')
 
 
 @pytest.fixture(scope='session', autouse=True)

@@ -15,9 +15,10 @@
 # of the joint masked autoencoder.
 #
 # Learning rates: S4T's were chosen on the validation domains only
-# (`benchmark_validation_domains`: val_overcast and a structural validation
-# domain, seed 0; docs/benchmarks.md has the sweep). The baselines keep the
-# rates chosen on val_overcast for the quick model (see configs/baselines/).
+# (`benchmark_validation_domains`,
+# configs/benchmark/synthetic_s4t_validation_sweep.py); the baselines keep
+# the rates chosen on val_overcast for the quick model (configs/baselines/).
+# The results and sweeps are in docs/benchmarks.md.
 # EATA (configs/baselines/synthetic_r18_eata_tta.py) is left out to keep the
 # run within an hour on two cores; it stayed within 1 point of TENT in the
 # earlier comparison.
@@ -49,8 +50,8 @@ aux_consistency = dict(type='AuxConsistencyAdapter', loss_weight=0.01,
 s4t = dict(type='S4TAdapter', weighting='squared_task_weights',
            loss_weight=0.01, norm_policy='batch_stats',
            optimizer=dict(type='SGD', lr=1e-5, weight_decay=1e-6))
-# ours, chosen on the validation domains (the best of 20 S4T settings in
-# configs/benchmark/synthetic_s4t_validation_sweep.py): the faithful
+# ours, chosen on the validation domains
+# (configs/benchmark/synthetic_s4t_validation_sweep.py): the faithful
 # objective compared on activated predictions (probabilities, unit normals)
 # instead of raw outputs, lr 1e-4
 s4t_ours = dict(type='S4TAdapter', weighting='squared_task_weights',

@@ -27,9 +27,11 @@ from .adaptation import (build_runner, check_domains, domain_dataloader,
 
 
 def select_domains(cfg: Config, key: str,
-                   only: Optional[Sequence[str]] = None) -> List[dict]:
-    """``source`` (the config's test loader) and the domains of
-    ``cfg[key]``, or only those named in ``only``."""
+                   only: Optional[Sequence[str]] = None,
+                   source: bool = True) -> List[dict]:
+    """The domains of ``cfg[key]``, or only those named in ``only`` (an
+    unknown name is an error that lists the valid ones), after ``source``
+    (the config's test loader) unless ``source=False``."""
     domains = check_domains(cfg, key)
     if only:
         names = [d['name'] for d in domains]
@@ -38,7 +40,7 @@ def select_domains(cfg: Config, key: str,
             raise ValueError(f'unknown domain(s) {unknown}; {key} has '
                              f'{names}')
         domains = [d for d in domains if d['name'] in only]
-    return [dict(name='source')] + domains
+    return ([dict(name='source')] if source else []) + domains
 
 
 def format_matrix(matrix: np.ndarray, tasks: Sequence[str]) -> str:

@@ -34,7 +34,7 @@ def test_method_table_builds_every_adapter(path):
     assert set(table.get('sync_methods', [])) <= set(table.methods)
 
 
-def test_demo_runs_what_the_benchmark_reports():
+def test_shipped_configs_are_the_benchmarks_rows():
     table = Config.fromfile(osp.join(ROOT, 'benchmark',
                                      'synthetic_methods.py'))
     for config, name in (('synthetic_r18_s4t_tta.py', 's4t'),
@@ -50,6 +50,35 @@ def test_demo_runs_what_the_benchmark_reports():
         if name.endswith('_grad_only'):
             base = table.methods[name[:-len('_grad_only')]]
             assert adapter == dict(base, norm_policy='source_stats')
+
+
+def test_demo_runs_what_the_benchmark_reports():
+    """What ``bash tools/demo.sh`` runs (configs/benchmark/demo.py): each
+    method is the benchmark's row of that name and the adapter of a
+    shipped adaptation config, with the benchmark's protocol, on benchmark
+    domains, from the 400-iteration source model."""
+    with open(osp.join(ROOT, '..', 'tools', 'demo.sh')) as f:
+        assert 'tools/benchmark_methods.py configs/benchmark/demo.py' in \
+            f.read()
+    demo = Config.fromfile(osp.join(ROOT, 'benchmark', 'demo.py'))
+    table = Config.fromfile(osp.join(ROOT, 'benchmark',
+                                     'synthetic_methods.py'))
+    hooks = {osp.basename(p): tta_hook_cfg(Config.fromfile(p))
+             for p in TTA_CONFIGS}
+    assert demo.methods
+    for name, adapter in demo.methods.items():
+        assert adapter == table.methods[name], name
+        shipped = [p for p, hook in hooks.items()
+                   if hook['adapter'] == adapter and
+                   hook['protocol'] == demo.protocol]
+        assert shipped, f'no shipped config runs the demo\'s {name}'
+    assert demo.protocol == table.protocol
+    assert demo.train_config == 'configs/s4t/synthetic_r18_source.py'
+    assert demo.source_work_dir == 'work_dirs/synthetic_r18_source'
+    assert demo.seeds == [0]
+    reported = [d['name'] for d in check_domains(table, table.domains_key)]
+    ran = [d['name'] for d in check_domains(demo, demo.domains_key)]
+    assert ran and set(ran) <= set(reported)
 
 
 def test_safe_configs_are_the_benchmarks_safe_rows():

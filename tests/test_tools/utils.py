@@ -1,12 +1,13 @@
-"""Load a script of tools/ (or of tools/analysis_tools/) as a module, so
-tests call its main(argv); record which domains a run really evaluates."""
+"""Load a script of tools/ (or of its analysis_tools/, model_converters/)
+as a module, so tests call its main(argv); record which domains a run
+really evaluates."""
 import importlib.util
 import os.path as osp
 
 import s4t_mm.apis.adaptation as adaptation
 
 TOOLS = osp.join(osp.dirname(__file__), '..', '..', 'tools')
-SUBFOLDERS = ('', 'analysis_tools')
+SUBFOLDERS = ('', 'analysis_tools', 'model_converters')
 
 
 def tool_path(name: str) -> str:
