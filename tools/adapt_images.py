@@ -29,8 +29,7 @@ import argparse
 
 from mmengine.config import Config, DictAction
 
-from s4t_mm.apis import MultiTaskInferencer
-from s4t_mm.apis.adaptation import tta_hook_cfg
+from s4t_mm.apis import MultiTaskInferencer, tta_hook_cfg
 from s4t_mm.tta.protocols import protocol_config
 from s4t_mm.utils import register_all_modules
 

@@ -23,7 +23,8 @@ def ckpt(tmp_path_factory):
 def test_build_runner_leaves_the_config_alone(tmp_path, ckpt):
     cfg = tiny_tta_cfg(tmp_path, tmp_path / 'cache')
     before = copy.deepcopy(cfg.to_dict())
-    build_runner(cfg, ckpt, [FIRST, SECOND], 0, str(tmp_path), 'leave')
+    build_runner(cfg, ckpt, [FIRST, SECOND], True, 0, str(tmp_path),
+                 'leave')
     assert cfg.to_dict() == before
 
 
@@ -33,7 +34,7 @@ def test_each_runner_draws_into_its_own_log_dir(tmp_path, ckpt):
     cfg = tiny_tta_cfg(tmp_path, tmp_path / 'cache')
     cfg.visualizer = dict(type='MultiTaskVisualizer', name='visualizer',
                           vis_backends=[dict(type='LocalVisBackend')])
-    first, second = (build_runner(cfg, ckpt, [FIRST], 0,
+    first, second = (build_runner(cfg, ckpt, [FIRST], False, 0,
                                   str(tmp_path / d), 'same')
                      for d in ('a', 'b'))
     assert first.visualizer is not second.visualizer

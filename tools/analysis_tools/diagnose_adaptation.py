@@ -31,7 +31,7 @@ import os.path as osp
 
 from mmengine.logging import print_log
 
-from s4t_mm.apis.adaptation import check_domains, tta_hook_cfg
+from s4t_mm.apis import check_domains, tta_hook_cfg
 from s4t_mm.apis.diagnosis import diagnose, format_report
 from s4t_mm.engine.launch import (add_common_args, load_tool_config,
                                   one_seed)
