@@ -4,15 +4,16 @@ config of one Runner whose :class:`~s4t_mm.engine.TestTimeAdaptLoop` tests
 a list of domains, adapted or source-only."""
 import copy
 import itertools
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 from mmengine.config import Config
 
 from s4t_mm.engine.hooks import TestTimeAdaptHook
 from s4t_mm.engine.runner import (adaptation_settings, domain_dataloader,
                                   result_key as stored_result_key)
-from s4t_mm.registry import HOOKS
-from s4t_mm.tta.protocols import build_protocol, protocol_config
+from s4t_mm.registry import HOOKS, PROTOCOLS
+from s4t_mm.tta.protocols import (PaperProtocol, build_protocol,
+                                  protocol_config)
 from s4t_mm.utils import registered_class
 
 _RUNNER_IDS = itertools.count()
@@ -24,6 +25,13 @@ def is_tta_hook(entry: dict) -> bool:
     however its type is spelled."""
     cls = registered_class(HOOKS, entry.get('type'))
     return cls is not None and issubclass(cls, TestTimeAdaptHook)
+
+
+def is_paper_protocol(protocol: Union[str, dict, None]) -> bool:
+    """Whether a protocol config builds the paper protocol (adapt on a few
+    batches first, then predict the domain), however it is spelled."""
+    cls = registered_class(PROTOCOLS, protocol_config(protocol).get('type'))
+    return cls is not None and issubclass(cls, PaperProtocol)
 
 
 def tta_hook_cfg(cfg: Config) -> Optional[dict]:
@@ -53,7 +61,7 @@ def with_seed(cfg: Config, seed: int) -> Config:
         raise ValueError('the config has no TestTimeAdaptHook in '
                          'custom_hooks; there is no adaptation to seed')
     hook['seed'] = seed
-    if protocol_config(hook.get('protocol'))['type'] == 'paper':
+    if is_paper_protocol(hook.get('protocol')):
         hook['protocol'] = dict(protocol_config(hook['protocol']), seed=seed)
     return cfg
 

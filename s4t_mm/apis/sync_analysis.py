@@ -22,7 +22,8 @@ from s4t_mm.tta.protocols import protocol_config
 from s4t_mm.utils import registered_class
 from s4t_mm.visualization.sync_plots import plot_sync
 from .adaptation import build_runner
-from .adaptation_config import result_key, tta_hook_cfg, with_seed
+from .adaptation_config import (is_paper_protocol, result_key, tta_hook_cfg,
+                                with_seed)
 
 
 def _is_sync_hook(entry: dict) -> bool:
@@ -41,7 +42,7 @@ def with_sync_hook(cfg: Config, interval: int,
         raise ValueError('the config has no TestTimeAdaptHook in '
                          'custom_hooks; there is no adaptation to analyse')
     protocol = protocol_config(tta.get('protocol'))
-    if protocol.get('type') != 'paper':
+    if not is_paper_protocol(protocol):
         raise ValueError(f'the synchronisation analysis needs the paper '
                          f'protocol (adapt, then evaluate), the config uses '
                          f'{protocol.get("type")!r}')

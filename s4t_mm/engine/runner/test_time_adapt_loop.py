@@ -80,7 +80,8 @@ class _DomainPlan:
     def __init__(self, cfg, dataloader: dict, evaluator,
                  domains: Union[str, Sequence[dict]], adapter: Optional[dict],
                  protocol: Union[str, dict, None], seed: int,
-                 results_dir: Optional[str], resume: bool, run_name: str):
+                 carries_state: bool, results_dir: Optional[str],
+                 resume: bool, run_name: str):
         if isinstance(domains, str):
             domains = domain_list(cfg.get(domains), domains)
         self.domains = domain_list(domains, 'domains')
@@ -107,9 +108,8 @@ class _DomainPlan:
         self.todo = [d for d in self.domains if d['name'] not in found]
         # finished domains run again: the first missing one starts from
         # the state they leave
-        self.rerun = len(found) if found and self.todo and \
-            adapter is not None and \
-            build_protocol(protocol).carries_state_across_domains else 0
+        self.rerun = len(found) if found and self.todo and carries_state \
+            else 0
         if self.rerun:
             self.first_missing = self.todo[0]['name']
             self.todo, found = list(self.domains), {}
@@ -205,15 +205,17 @@ class TestTimeAdaptLoop(TestLoop):
             raise TypeError('TestTimeAdaptLoop builds each domain\'s loader '
                             'from the test dataloader config, got a '
                             f'{type(dataloader).__name__}')
-        self._plan = _DomainPlan(runner.cfg, dataloader, evaluator, domains,
-                                 adapter, protocol, seed, results_dir,
-                                 resume, runner.experiment_name)
-        self._plan.log()
-        #: the target domains, in order
-        self.domains = self._plan.domains
         #: the adaptation flow (None: source-only)
         self.session = None if adapter is None else AdaptationSession(
             adapter, protocol, seed, reuse_preprocessing=True)
+        self._plan = _DomainPlan(
+            runner.cfg, dataloader, evaluator, domains, adapter, protocol,
+            seed, self.session is not None and
+            self.session.protocol.carries_state_across_domains, results_dir,
+            resume, runner.experiment_name)
+        self._plan.log()
+        #: the target domains, in order
+        self.domains = self._plan.domains
         first = (self._plan.todo or self.domains)[0]['name']
         super().__init__(runner, whole_batches_per_rank(
             self._plan.loaders[first]), evaluator, fp16)
@@ -234,10 +236,12 @@ class TestTimeAdaptLoop(TestLoop):
             evaluator=cfg.test_evaluator, **loop)
         args.apply_defaults()
         args = args.arguments
+        carries_state = args['adapter'] is not None and build_protocol(
+            args['protocol']).carries_state_across_domains
         plan = _DomainPlan(cfg, args['dataloader'], args['evaluator'],
                            args['domains'], args['adapter'], args['protocol'],
-                           args['seed'], args['results_dir'], args['resume'],
-                           cfg.get('experiment_name', ''))
+                           args['seed'], carries_state, args['results_dir'],
+                           args['resume'], cfg.get('experiment_name', ''))
         if plan.todo:
             return None
         plan.log()
