@@ -103,9 +103,6 @@ class AdaptationSession:
         self.reuse_preprocessing = reuse_preprocessing
         self.model: Optional[torch.nn.Module] = None
         self._observers: List[object] = []
-        self.adapter.register_step_callback(
-            before=lambda _: self._notify('before_adapt_step'),
-            after=lambda _: self._notify('after_adapt_step'))
         self._stats_before: Dict[str, int] = {}
         # the batch being predicted: (batch_idx, data_batch, preprocessed)
         self._batch: Optional[Tuple[int, dict, Optional[dict]]] = None
@@ -121,6 +118,10 @@ class AdaptationSession:
         """Call ``observer.before_adapt_step(self)`` and
         ``observer.after_adapt_step(self)`` (where it defines them) around
         every adaptation step from now on; adding one twice adds it once."""
+        if not self._observers:  # the adapter calls the session from now
+            self.adapter.register_step_callback(
+                before=lambda _: self._notify('before_adapt_step'),
+                after=lambda _: self._notify('after_adapt_step'))
         if not any(o is observer for o in self._observers):
             self._observers.append(observer)
 
