@@ -4,6 +4,7 @@ config of one Runner whose :class:`~s4t_mm.engine.TestTimeAdaptLoop` tests
 a list of domains, adapted or source-only."""
 import copy
 import itertools
+import os.path as osp
 from typing import Optional, Sequence, Union
 
 from mmengine.config import Config
@@ -116,9 +117,13 @@ def adaptation_run_cfg(cfg: Config, domains: Sequence[dict], adapt: bool,
     run_cfg.work_dir = work_dir
     run_cfg.experiment_name = name
     run_cfg.randomness = dict(seed=seed, deterministic=False)
+    # relative to work_dir: mmengine formats the Runner's config (yapf)
+    # several times per run, and a long path string nested in it costs
+    # about half a second each time
     loop = dict(run_cfg.get('test_cfg') or {},
                 type='s4t_mm.TestTimeAdaptLoop', domains=list(domains),
-                results_dir=results_dir, resume=resume)
+                results_dir=None if results_dir is None else
+                osp.relpath(results_dir, work_dir), resume=resume)
     if hook is not None:
         loop.update(adapter=hook['adapter'], protocol=hook.get('protocol'),
                     seed=hook['seed'])

@@ -1,6 +1,7 @@
 """Test a model on a list of target domains, adapting it on each as it goes:
 the loop behind s4t_mm's ``runner.test()``."""
 import inspect
+import os.path as osp
 import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Union
@@ -89,7 +90,7 @@ class _DomainPlan:
                         for d in self.domains}
         self.run_name = run_name
         self.store = None if results_dir is None else DomainResults(
-            results_dir, resume)
+            osp.join(cfg.get('work_dir', ''), results_dir), resume)
         self.keys, found = {}, {}
         if self.store is not None:
             checkpoint = cfg.get('load_from')
@@ -188,7 +189,8 @@ class TestTimeAdaptLoop(TestLoop):
             :meth:`AdaptationSession.batch_seed`).
         results_dir: keep each finished domain's result there, at once
             (:class:`~s4t_mm.engine.runner.domain_results.DomainResults`,
-            keyed by the settings, the checkpoint and the seed).
+            keyed by the settings, the checkpoint and the seed); a relative
+            path is taken relative to ``work_dir``.
         resume: take the domains already in ``results_dir`` from there
             (all of them again when the protocol carries the state across
             domains and one is missing).
