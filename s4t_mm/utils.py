@@ -4,7 +4,7 @@ import inspect
 import json
 import math
 import warnings
-from typing import Union
+from typing import Optional, Union
 
 import mmseg.utils
 from mmengine.fileio import put
@@ -85,6 +85,16 @@ def dump_json_atomic(obj, path: str) -> None:
 def unwrap_model(model):
     """The model inside a (Distributed)DataParallel-style wrapper."""
     return model.module if is_model_wrapper(model) else model
+
+
+def registered_class(registry_: Registry, type_) -> Optional[type]:
+    """The class a config's ``type`` names in ``registry_`` (or is), None
+    when it names none, so configs are matched by class (``issubclass``),
+    never by how their type is spelled (``'X'``, ``'s4t_mm.X'``, the class
+    itself)."""
+    if isinstance(type_, type):
+        return type_
+    return None if type_ is None else registry_.get(type_)
 
 
 def check_config_keys(cls, cfg: dict, what: str) -> None:

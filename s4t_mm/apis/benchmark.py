@@ -22,8 +22,9 @@ from mmengine.runner import find_latest_checkpoint
 
 from s4t_mm.fileio import atomic_write_bytes
 from s4t_mm.engine.launch import setup_launcher
+from s4t_mm.engine.runner import check_domains
 from s4t_mm.evaluation.multi_task_gain import metric_direction
-from .adaptation import carries_state_across_domains, check_domains
+from .adaptation_config import carries_state_across_domains
 from .comparison import compare, write_comparison
 from .sync_analysis import sync_reports
 from .training import train

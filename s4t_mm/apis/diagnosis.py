@@ -14,12 +14,13 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from s4t_mm.engine.runner import domain_dataloader
 from s4t_mm.fileio import load_model_checkpoint
 from s4t_mm.registry import METRICS, MODELS
 from s4t_mm.structures import task_map_spec
 from s4t_mm.tta.protocols import protocol_config
 from s4t_mm.tta.session import AdaptationSession
-from .adaptation import domain_dataloader, tta_hook_cfg
+from .adaptation_config import tta_hook_cfg
 
 
 def diagnosis_session(cfg: Config, seed: int) -> AdaptationSession:
@@ -40,7 +41,8 @@ def diagnosis_session(cfg: Config, seed: int) -> AdaptationSession:
 def adaptation_batch(session: AdaptationSession, cfg: Config, domain: dict):
     """The paper protocol's adaptation batch of ``domain`` and the
     dataset's metainfo."""
-    loader = Runner.build_dataloader(domain_dataloader(cfg, domain))
+    loader = Runner.build_dataloader(
+        domain_dataloader(cfg.test_dataloader, domain))
     return (next(iter(session.protocol.adaptation_batches(loader))),
             loader.dataset.metainfo)
 

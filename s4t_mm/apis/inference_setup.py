@@ -9,7 +9,7 @@ from mmengine.config import Config
 
 from s4t_mm.registry import ADAPTERS, DATASETS
 from s4t_mm.tta.protocols import protocol_config
-from .adaptation import tta_hook_cfg
+from .adaptation_config import tta_hook_cfg
 
 #: "adapt on the first images": the paper protocol takes them in input
 #: order unless the protocol config says otherwise

@@ -1,9 +1,11 @@
 from .hooks import (MultiTaskVisualizationHook, TaskRelationHook,
                     TestTimeAdaptHook)
 from .optimizers import AutocastOptimWrapper
-from .runner import MultiDomainTestLoop
+from .runner import (DomainReport, TestTimeAdaptLoop,
+                     TestTimeAdaptReport)
 
 __all__ = [
     'MultiTaskVisualizationHook', 'TaskRelationHook', 'TestTimeAdaptHook',
-    'AutocastOptimWrapper', 'MultiDomainTestLoop'
+    'AutocastOptimWrapper', 'DomainReport', 'TestTimeAdaptLoop',
+    'TestTimeAdaptReport'
 ]

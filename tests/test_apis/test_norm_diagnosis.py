@@ -3,7 +3,7 @@ drawn."""
 import matplotlib.image as mpimg
 import pytest
 
-from s4t_mm.apis.adaptation import DomainResults
+from s4t_mm.apis import DomainResults
 from s4t_mm.apis.norm_diagnosis import (plot_stored_norm_diagnosis,
                                         stored_domain_names,
                                         stored_norm_diagnosis)

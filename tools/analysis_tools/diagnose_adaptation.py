@@ -31,7 +31,7 @@ import os.path as osp
 
 from mmengine.logging import print_log
 
-from s4t_mm.apis.adaptation import tta_hook_cfg
+from s4t_mm.apis import tta_hook_cfg
 from s4t_mm.apis.diagnosis import diagnose, format_report
 from s4t_mm.apis.relation_analysis import select_domains
 from s4t_mm.engine.launch import (add_checkpoint_arg, add_common_args,

@@ -30,7 +30,8 @@ class AdaptationProtocol:
             ...  # predict data_batch with the adapted model
 
     :class:`~s4t_mm.tta.session.AdaptationSession` does it for every
-    caller (the test loop's hook, the inferencer, the analysis tools).
+    caller (the test-time adaptation loop, the hook of plain test loops,
+    the inferencer, the analysis tools).
     A new protocol subclasses this class and registers itself in
     :data:`~s4t_mm.registry.PROTOCOLS` under the name configs use.
     """
@@ -39,6 +40,12 @@ class AdaptationProtocol:
         if steps < 0:
             raise ValueError(f'steps must be >= 0, got {steps}')
         self.steps = steps
+
+    @property
+    def carries_state_across_domains(self) -> bool:
+        """Whether the adapted state of one domain is where the next domain
+        starts, so a domain's result depends on the domains before it."""
+        return False
 
     def before_domain(self, adapter, unlabeled: UnlabeledFn,
                       dataloader: DataLoader) -> None:
