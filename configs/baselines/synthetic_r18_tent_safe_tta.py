@@ -12,8 +12,8 @@ custom_hooks = [
         adapter=dict(
             type='TentAdapter',
             task='semseg',
-            norm_policy=dict(type='gated', threshold=6.0, live_steps=True,
-                             min_step_weight=0.5),
+            norm_policy=dict(type='gated', threshold=6.0, live_steps=True),
+            min_target_weight=0.5,
             optimizer=dict(type='SGD', lr=1e-2, momentum=0.9)),
         protocol=dict(type='paper', steps=40, num_batches=1, seed=0)),
 ]

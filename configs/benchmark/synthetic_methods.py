@@ -69,10 +69,10 @@ s4t_ours = dict(type='S4TAdapter', weighting='squared_task_weights',
 # mostly source statistics took TENT and S4T below source-only on
 # frost-3 and more, where the statistics alone stayed within the rule.
 gated = dict(type='gated', threshold=6.0)
-gated_steps = dict(gated, live_steps=True, min_step_weight=0.5)
+gated_steps = dict(gated, live_steps=True)
 bn_adapt_safe = dict(type='NormStatsAdapter', norm_policy=gated)
-s4t_safe = dict(s4t, norm_policy=gated_steps)
-tent_safe = dict(tent, norm_policy=gated_steps)
+s4t_safe = dict(s4t, norm_policy=gated_steps, min_target_weight=0.5)
+tent_safe = dict(tent, norm_policy=gated_steps, min_target_weight=0.5)
 # The field's stability baselines (configs/baselines/synthetic_r18_sar_tta.py
 # and synthetic_r18_cotta_tta.py, their papers' settings; not tuned here)
 sar = dict(type='SarAdapter', task='semseg', entropy_margin=0.4, rho=0.05,

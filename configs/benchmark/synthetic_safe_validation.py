@@ -23,10 +23,12 @@ def _gated(threshold, live_steps=True):
     return dict(type='gated', threshold=threshold, live_steps=live_steps)
 
 
-_tent = dict(type='TentAdapter', task='semseg',
+# the gradient methods step only on a batch some layer finds shifted
+# (mean target weight > 0)
+_tent = dict(type='TentAdapter', task='semseg', min_target_weight=0.0,
              optimizer=dict(type='SGD', lr=1e-2, momentum=0.9))
 _s4t = dict(type='S4TAdapter', weighting='squared_task_weights',
-            loss_weight=0.01,
+            loss_weight=0.01, min_target_weight=0.0,
             optimizer=dict(type='SGD', lr=1e-5, weight_decay=1e-6))
 methods = dict(
     _delete_=True,

@@ -26,8 +26,8 @@ custom_hooks = [
             type='S4TAdapter',
             weighting='squared_task_weights',
             loss_weight=0.01,
-            norm_policy=dict(type='gated', threshold=6.0, live_steps=True,
-                             min_step_weight=0.5),
+            norm_policy=dict(type='gated', threshold=6.0, live_steps=True),
+            min_target_weight=0.5,
             optimizer=dict(type='SGD', lr=1e-5, weight_decay=1e-6)),
         protocol=dict(type='paper', steps=40, num_batches=1, seed=0)),
 ]
