@@ -3,13 +3,14 @@ from .batch_stats_policy import BatchStatsPolicy  # noqa: I001
 from .source_stats_policy import SourceStatsPolicy
 from .prior_norm_policy import PriorNormPolicy
 from .gated_norm_policy import GatedNormPolicy
+from .hybrid_ttn_policy import HybridTTNPolicy
 from .base_norm_policy import (BaseNormPolicy, NormPolicyReport,
                                build_norm_policy, norm_layers)
 from .blended_stats_policy import BlendedStatsPolicy, LayerDecision
 
 __all__ = [
     'BaseNormPolicy', 'BatchStatsPolicy', 'BlendedStatsPolicy',
-    'GatedNormPolicy', 'LayerDecision', 'NormPolicyReport',
+    'GatedNormPolicy', 'HybridTTNPolicy', 'LayerDecision', 'NormPolicyReport',
     'PriorNormPolicy', 'SourceStatsPolicy', 'build_norm_policy',
     'norm_layers'
 ]
