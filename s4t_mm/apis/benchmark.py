@@ -5,6 +5,7 @@ A method table is a config such as ``configs/benchmark/synthetic_methods.py``:
 the model and data of a source config, ``methods`` (name -> adapter config),
 ``protocol``, ``seeds``, ``domains_key``, ``source_work_dir`` and
 ``train_config`` (how the source model is made), and optionally
+``calibrated_checkpoint`` (see :func:`source_checkpoint`),
 ``sync_methods`` (with ``sync_steps``, ``sync_interval``) and
 ``continual=True`` (every domain in one stream without reset, CoTTA's
 setting: the protocol must carry the adapted state across domains).
@@ -26,6 +27,7 @@ from s4t_mm.engine.launch import setup_launcher
 from s4t_mm.evaluation.functional import metric_direction
 from .adaptation import carries_state_across_domains, check_domains
 from .comparison import compare, write_comparison
+from .norm_calibration import calibrate_checkpoint
 from .sync_analysis import method_parts, sync_reports
 from .training import train
 
@@ -35,7 +37,30 @@ BN_ADAPT = 'bn_adapt'
 def source_checkpoint(table: Config) -> str:
     """The source model's latest checkpoint in ``table.source_work_dir``;
     trained there first (:func:`~s4t_mm.apis.training.train` on
-    ``table.train_config``, with the table's launcher) if it holds none."""
+    ``table.train_config``, with the table's launcher) if it holds none.
+
+    A table that names a ``calibrated_checkpoint`` uses that file instead:
+    the source checkpoint with every normalisation policy's calibration
+    (:func:`~s4t_mm.apis.norm_calibration.calibrate_checkpoint`), written
+    there first if it does not exist (a source model trained before the
+    shift-response calibration works with one command)."""
+    calibrated = table.get('calibrated_checkpoint')
+    if calibrated and osp.isfile(calibrated):
+        print_log(f'[benchmark] source checkpoint {calibrated}',
+                  logger='current')
+        return calibrated
+    ckpt = _trained_checkpoint(table)
+    if calibrated:
+        print_log(f'[benchmark] calibrating {ckpt} into {calibrated}',
+                  logger='current')
+        os.makedirs(osp.dirname(osp.abspath(calibrated)), exist_ok=True)
+        calibrate_checkpoint(table.train_config, ckpt, calibrated)
+        ckpt = calibrated
+    print_log(f'[benchmark] source checkpoint {ckpt}', logger='current')
+    return ckpt
+
+
+def _trained_checkpoint(table: Config) -> str:
     work_dir = table.source_work_dir
     ckpt = find_latest_checkpoint(work_dir) if osp.isdir(work_dir) else None
     if ckpt is None:
@@ -49,7 +74,6 @@ def source_checkpoint(table: Config) -> str:
         if ckpt is None:
             raise RuntimeError(f'training {table.train_config} left no '
                                f'checkpoint in {work_dir}')
-    print_log(f'[benchmark] source checkpoint {ckpt}', logger='current')
     return ckpt
 
 
