@@ -6,6 +6,7 @@ from typing import Dict, Optional
 import torch
 
 from s4t_mm.registry import NORM_POLICIES
+from .base_norm_policy import NormPolicyReport
 from .blended_stats_policy import BlendedStatsPolicy, LayerDecision
 from .gated_norm_policy import CALIBRATION_KEY, layer_spreads
 from .norm_statistics import measure_batch, shift_score
@@ -117,7 +118,16 @@ class CalibratedNormPolicy(BlendedStatsPolicy):
 
     def before_steps(self, model, inputs: torch.Tensor) -> None:
         self._weight = self.batch_weight(model, inputs)
-        super().before_steps(model, inputs)
+        if float(self._weight) > 0:
+            super().before_steps(model, inputs)
+            return
+        # the source pass left the source statistics in every layer: no
+        # measuring pass to blend with weight 0
+        self._live_weights = dict.fromkeys(self._scores, 0.0)
+        self._report = NormPolicyReport(
+            weights=dict.fromkeys(self._scores, 0.0),
+            scores=dict(zip(self._scores, torch.stack(
+                list(self._scores.values())).tolist())))
 
     def decide(self, name, layer, mean, var, num_images=None
                ) -> LayerDecision:
