@@ -73,8 +73,11 @@ def test_fitted_rule_adapts_where_it_helped():
     assert float(rule['weight'][0]) < 0  # fading with depth: re-estimate
     assert float(response_probability(rule, fading[0])) > 0.9
     assert float(response_probability(rule, growing[0])) < 0.1
-    with pytest.raises(ValueError, match='every simulated shift'):
-        fit_shift_response(fading, torch.full((20, ), 1.0))
+    # one kind of answer only: the rule gives it everywhere
+    always = fit_shift_response(fading, torch.full((20, ), 1.0))
+    never = fit_shift_response(fading, torch.full((20, ), -1.0))
+    assert float(response_probability(always, growing[0])) > 0.99
+    assert float(response_probability(never, fading[0])) < 0.01
 
 
 def rule_for(model, calibration, batch, helped):

@@ -38,11 +38,13 @@ feature statistics over synthetically shifted copies of the source. Ours
 conditions on two interpretable numbers of the batch and fits what
 re-estimation does to the loss.
 """
+import logging
 from collections import OrderedDict
 from typing import Dict, List, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
+from mmengine.logging import print_log
 
 from .norm_statistics import log_variance
 
@@ -133,7 +135,9 @@ def fit_shift_response(profiles: torch.Tensor, gains: torch.Tensor,
     ``gains`` (N,): the per-task relative change of the supervised loss
     (percent, up = better) when every layer re-estimates its statistics
     on the shifted batch. A shift counts as helped where its gain is > 0,
-    with weight ``|gain|`` (clipped to [0.5, ``max_weight``]). Returns
+    with weight ``|gain|`` (clipped to [0.5, ``max_weight``]); where every
+    shift was helped (or every one hurt) the rule always (never) adapts,
+    with a warning. Returns
     ``dict(features=FEATURES, weight=(2,), bias=(), num_shifts=N,
     helped=share)``, what the checkpoint stores."""
     if profiles.dim() != 3 or profiles.shape[0] != gains.shape[0]:
@@ -141,12 +145,18 @@ def fit_shift_response(profiles: torch.Tensor, gains: torch.Tensor,
                          f'{tuple(gains.shape)} must be (N, G, 2) and (N,)')
     helped = (gains > 0).float()
     if helped.min() == helped.max():
-        raise ValueError('every simulated shift was helped (or every one '
-                         'hurt) by re-estimation: the rule cannot be '
-                         'fitted; use shifts of both kinds')
-    x = torch.stack([rule_features(p) for p in profiles])
-    w, b = fit_logistic(x, helped, l2,
-                        gains.abs().clamp(0.5, max_weight))
+        # no boundary to fit: the constant answer of the data, said aloud
+        print_log(f're-estimating the statistics '
+                  f'{"helped" if helped[0] else "hurt"} on every one of '
+                  f'the {len(gains)} simulated shifts: the shift-response '
+                  f'rule {"always" if helped[0] else "never"} adapts',
+                  logger='current', level=logging.WARNING)
+        w = torch.zeros(len(FEATURES))
+        b = torch.tensor(10.0 if helped[0] else -10.0)
+    else:
+        x = torch.stack([rule_features(p) for p in profiles])
+        w, b = fit_logistic(x, helped, l2,
+                            gains.abs().clamp(0.5, max_weight))
     return dict(features=list(FEATURES), weight=w, bias=b,
                 num_shifts=int(gains.shape[0]),
                 helped=float(helped.mean()))
