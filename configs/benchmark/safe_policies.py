@@ -38,7 +38,7 @@ methods = dict(
     hybrid_ttn=dict(type='NormStatsAdapter', norm_policy='hybrid_ttn'),
     shift_response=dict(type='NormStatsAdapter', norm_policy=shift_response),
     shift_response_soft=dict(type='NormStatsAdapter',
-                             norm_policy=dict(type='shift_response')),
+                             norm_policy=dict(shift_response, hard=False)),
     # S4T as synthetic_methods.py runs it, on these statistics
     s4t_shift_response=dict(
         type='S4TAdapter', weighting='squared_task_weights',

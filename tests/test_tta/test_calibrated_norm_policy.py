@@ -132,8 +132,8 @@ def test_soft_policy_blends_by_the_probability():
     rule = dict(features=['depth_trend', 'log_shift'],
                 weight=torch.zeros(2), bias=torch.tensor(math.log(7 / 3)),
                 group_depth=2, groups=['bn1', 'bn2'])  # p = 0.7
-    policy = CalibratedNormPolicy(
-        calibration=dict(calibration, **{SHIFT_RESPONSE_KEY: rule}))
+    policy = CalibratedNormPolicy(hard=False, calibration=dict(
+        calibration, **{SHIFT_RESPONSE_KEY: rule}))
     policy.bind(model)
     source_mean = model.bn1.running_mean.clone()
     policy.set_mode(model)

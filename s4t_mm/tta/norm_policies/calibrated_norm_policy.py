@@ -1,4 +1,4 @@
-"""Ours: re-estimate a layer group's statistics where the shift-response
+"""Ours: re-estimate the statistics of a batch where the shift-response
 rule, fitted on the labelled source under simulated shifts, expects it to
 help."""
 from typing import Dict, Optional
@@ -38,9 +38,11 @@ class CalibratedNormPolicy(BlendedStatsPolicy):
        labels) maps how that shift changes with depth, and how large it
        is, to the probability ``p`` that re-estimating the statistics
        lowers the loss (:mod:`.shift_response`);
-    3. a measuring pass blends every BatchNorm layer with
-       ``a = 1[p > 0.5]`` (``hard``) or ``a = p``, layer after layer as
-       :class:`BlendedStatsPolicy` does.
+    3. every BatchNorm layer takes the batch's statistics where
+       ``p > 0.5`` (``hard``, the choice of the validation domains) and
+       keeps the source's elsewhere, or blends by ``a = p``; a measuring
+       pass writes them layer after layer as :class:`BlendedStatsPolicy`
+       does (none is needed where ``a = 0``).
 
     The batch's ``a`` is therefore one decision per batch, shared by the
     layer groups (a per-group rule on each group's own shift was tried and
@@ -49,8 +51,8 @@ class CalibratedNormPolicy(BlendedStatsPolicy):
     source pass (:func:`~.norm_statistics.shift_score`).
 
     Args:
-        hard: adapt a group fully or not at all (``p > 0.5``) instead of
-            blending by ``p``.
+        hard: every layer takes the batch's statistics or keeps the
+            source's (``p > 0.5``); False: blend by ``p``.
         calibration: the calibration (a dict as stored in a checkpoint,
             holding the spread and the rule); usually None, and the
             test-time hook hands over the loaded checkpoint's.
@@ -60,7 +62,7 @@ class CalibratedNormPolicy(BlendedStatsPolicy):
             their own batch's (see :class:`BlendedStatsPolicy`, ours).
     """
 
-    def __init__(self, hard: bool = False,
+    def __init__(self, hard: bool = True,
                  calibration: Optional[dict] = None,
                  layers: Optional[str] = None, live_steps: bool = False):
         super().__init__(layers, live_steps)
