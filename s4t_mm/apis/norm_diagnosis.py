@@ -1,6 +1,7 @@
 """Read the per-layer normalisation diagnosis out of a stored comparison:
-each domain's shift score and target weight per BatchNorm layer, as the
-gated policy measured them on the domain's adaptation batch."""
+each domain's shift score and target weight per BatchNorm layer, as a
+scoring policy (the gated or the shift-response one) measured them on the
+domain's adaptation batch."""
 import json
 import os
 import os.path as osp
@@ -44,7 +45,8 @@ def stored_norm_diagnosis(work_dir: str, method: str, seed: int = 0,
     if not any(scores.values()):
         raise ValueError(
             f'the results of {method!r} in {folder} hold no shift scores: '
-            "its norm_policy must be dict(type='gated', ...)")
+            "its norm_policy must report them: dict(type='gated', ...) or "
+            "dict(type='shift_response', ...)")
     weights = {d: records[d].get('norm_weights', {}) for d in names}
     return scores, weights
 

@@ -179,14 +179,12 @@ class AdaptationSession:
 
     def report(self) -> AdaptationReport:
         """The current domain's adaptation so far."""
+        norm = self.adapter.norm_policy.report()
         return AdaptationReport(
             stats={k: v - self._stats_before.get(k, 0)
                    for k, v in self.adapter.stats.items()},
             events=list(self.adapter.events),
-            norm_weights=dict(getattr(self.adapter.norm_policy,
-                                      'last_weights', {})),
-            norm_scores=dict(getattr(self.adapter.norm_policy,
-                                     'last_scores', {})))
+            norm_weights=dict(norm.weights), norm_scores=dict(norm.scores))
 
     def batch_seed(self, data_batch: dict, batch_idx: int) -> int:
         """The seed of the adaptation on a batch, from the ``sample_idx`` of

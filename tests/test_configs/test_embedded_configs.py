@@ -81,20 +81,24 @@ def test_demo_runs_what_the_benchmark_reports():
     assert ran and set(ran) <= set(reported)
 
 
-def test_safe_configs_are_the_benchmarks_safe_rows():
-    table = Config.fromfile(osp.join(ROOT, 'benchmark',
-                                     'synthetic_methods.py'))
+def test_safe_configs_are_the_safe_tables_rows():
+    """The shipped safe configs carry what validation chose in
+    configs/benchmark/safe_policies.py: the shift-response policy (the
+    gradient methods step only on a batch it adapts)."""
+    table = Config.fromfile(osp.join(ROOT, 'benchmark', 'safe_policies.py'))
+    rows = dict(bn_adapt_safe=table.methods['shift_response'],
+                s4t_safe=table.methods['s4t_shift_response'])
     for folder, config, name in (
             ('s4t', 'synthetic_r18_s4t_safe_tta.py', 's4t_safe'),
-            ('baselines', 'synthetic_r18_tent_safe_tta.py', 'tent_safe'),
             ('baselines', 'synthetic_r18_bn_adapt_safe_tta.py',
              'bn_adapt_safe')):
         hook = tta_hook_cfg(Config.fromfile(osp.join(ROOT, folder, config)))
-        assert hook['adapter'] == table.methods[name], config
+        assert hook['adapter'] == rows[name], config
         assert hook['protocol'] == table.protocol
-        assert hook['adapter']['norm_policy']['type'] == 'gated'
-    # one policy for all three; the gradient methods also gate their steps
-    policies = [table.methods[n]['norm_policy']
-                for n in ('bn_adapt_safe', 'tent_safe', 's4t_safe')]
-    assert len({p['threshold'] for p in policies}) == 1
-    assert policies[1] == policies[2]
+    tent = tta_hook_cfg(Config.fromfile(osp.join(
+        ROOT, 'baselines', 'synthetic_r18_tent_safe_tta.py')))['adapter']
+    s4t = rows['s4t_safe']
+    assert tent['type'] == 'TentAdapter'
+    assert tent['norm_policy'] == s4t['norm_policy'] == dict(
+        type='shift_response', hard=True, live_steps=True)
+    assert tent['min_target_weight'] == s4t['min_target_weight'] == 0.5

@@ -3,9 +3,11 @@ from .formatting import PackMultiTaskInputs
 from .geometric import (MultiTaskPad, MultiTaskRandomCrop, MultiTaskRandomFlip,
                         MultiTaskRandomResize, MultiTaskResize)
 from .loading import LoadMultiTaskAnnotations, register_ann_decoder
+from .simulated_shift import SimulatedShift
 
 __all__ = [
     'CORRUPTIONS', 'ImageCorruption', 'PackMultiTaskInputs', 'MultiTaskPad',
     'MultiTaskRandomCrop', 'MultiTaskRandomFlip', 'MultiTaskRandomResize',
-    'MultiTaskResize', 'LoadMultiTaskAnnotations', 'register_ann_decoder'
+    'MultiTaskResize', 'LoadMultiTaskAnnotations', 'register_ann_decoder',
+    'SimulatedShift'
 ]

@@ -10,7 +10,8 @@ from mmengine.logging import print_log
 from mmengine.optim import OptimWrapper, build_optim_wrapper
 
 from ..guard import FAILURE_COUNTERS, NonFiniteGuard
-from ..norm_policies import BaseNormPolicy, build_norm_policy, norm_layers
+from ..norm_policies import (BaseNormPolicy, BlendedStatsPolicy,
+                             build_norm_policy, norm_layers)
 from ..snapshot import StateSnapshot
 
 # also what other modules import from here (the guard's and the policies')
@@ -69,6 +70,14 @@ class BaseAdapter:
             :data:`AMP_WRAPPERS`: None, ``'bf16'`` or ``'fp16'`` (GPU).
         channels_last: convert the model and batches to channels-last: same
             values, faster S4T convolutions on CPUs (docs/benchmarks.md).
+        min_target_weight: step gating (ours, docs/benchmarks.md): the
+            gradient steps run on a batch only where the norm policy's
+            mean weight of the batch's statistics over its layers
+            (:meth:`~s4t_mm.tta.norm_policies.BaseNormPolicy.report`)
+            exceeds this value, in [0, 1); a batch the source statistics
+            explain gives an objective nothing to correct, only room to
+            drift. None: every batch is stepped on. Needs a blending
+            policy (one that reports weights).
     """
 
     #: The method does gradient steps; BN-adapt-like methods set False.
@@ -79,8 +88,19 @@ class BaseAdapter:
                  norm_policy: Union[str, dict] = 'batch_stats',
                  guard_non_finite: bool = True,
                  max_consecutive_failures: int = 3,
-                 amp: Optional[str] = None, channels_last: bool = False):
+                 amp: Optional[str] = None, channels_last: bool = False,
+                 min_target_weight: Optional[float] = None):
         self.norm_policy: BaseNormPolicy = build_norm_policy(norm_policy)
+        if min_target_weight is not None:
+            if not 0.0 <= min_target_weight < 1.0:
+                raise ValueError(f'min_target_weight must lie in [0, 1), '
+                                 f'got {min_target_weight}')
+            if not isinstance(self.norm_policy, BlendedStatsPolicy):
+                raise ValueError(
+                    f'min_target_weight gates the steps by the weights a '
+                    f'blending norm policy reports; '
+                    f'{self.norm_policy.name!r} reports none')
+        self.min_target_weight = min_target_weight
         self.optimizer_cfg = dict(optimizer or dict(type='SGD', lr=2e-5,
                                                     weight_decay=1e-6))
         #: The non-finite guard, bound to the model by :meth:`bind`.
@@ -232,8 +252,8 @@ class BaseAdapter:
         A batch of one image cannot give BatchNorm meaningful batch
         statistics: under a policy that ``uses_batch_statistics`` it adapts
         with the source running statistics, with a warning. Once
-        :attr:`stopped`, or where the norm policy found nothing to adapt
-        (``allows_steps``), steps count in ``stats['steps_not_run']``.
+        :attr:`stopped`, or where the norm policy's weights do not reach
+        ``min_target_weight``, steps count in ``stats['steps_not_run']``.
         """
         if self.stopped:
             self.stats['steps_not_run'] += steps
@@ -251,9 +271,11 @@ class BaseAdapter:
             if steps > 0:
                 with torch.no_grad():
                     self.norm_policy.before_steps(self.model, inputs)
-                if not self.norm_policy.allows_steps:
+                if not self.steps_allowed():
                     self.stats['steps_not_run'] += steps
                     steps = 0
+                elif self.uses_gradients:
+                    self.norm_policy.begin_steps(self.model)
             with torch.enable_grad():
                 for done in range(steps):
                     if self.guard.stopped:
@@ -265,6 +287,12 @@ class BaseAdapter:
                                          steps > 0 and self.uses_gradients)
             self.model.train(was_training)
         self.guard.end_adapt()
+
+    def steps_allowed(self) -> bool:
+        """Whether the batch the norm policy measured last may be stepped
+        on (``min_target_weight``)."""
+        return self.min_target_weight is None or \
+            self.norm_policy.report().mean_weight > self.min_target_weight
 
     def _observed_step(self, inputs: torch.Tensor) -> None:
         befores, afters = self._step_callbacks
