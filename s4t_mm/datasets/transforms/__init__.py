@@ -1,3 +1,4 @@
+from .camera import CanonicalCamera
 from .corruption import CORRUPTIONS, ImageCorruption
 from .formatting import PackMultiTaskInputs
 from .geometric import (MultiTaskPad, MultiTaskRandomCrop, MultiTaskRandomFlip,
@@ -5,7 +6,8 @@ from .geometric import (MultiTaskPad, MultiTaskRandomCrop, MultiTaskRandomFlip,
 from .loading import LoadMultiTaskAnnotations, register_ann_decoder
 
 __all__ = [
-    'CORRUPTIONS', 'ImageCorruption', 'PackMultiTaskInputs', 'MultiTaskPad',
-    'MultiTaskRandomCrop', 'MultiTaskRandomFlip', 'MultiTaskRandomResize',
-    'MultiTaskResize', 'LoadMultiTaskAnnotations', 'register_ann_decoder'
+    'CanonicalCamera', 'CORRUPTIONS', 'ImageCorruption',
+    'PackMultiTaskInputs', 'MultiTaskPad', 'MultiTaskRandomCrop',
+    'MultiTaskRandomFlip', 'MultiTaskRandomResize', 'MultiTaskResize',
+    'LoadMultiTaskAnnotations', 'register_ann_decoder'
 ]
