@@ -137,8 +137,9 @@ def consistency_probe(table: Config, work_dir: str,
         sessions = {}
         for name in names:
             sessions[name] = diagnosis_session(configs[name], seed)
-            sessions[name].bind(models[name])
+            # a policy reads its calibration before it binds
             sessions[name].after_load_checkpoint(loaded)
+            sessions[name].bind(models[name])
         for i, domain in enumerate(domains):
             record = probe_domain(cfg, models, sessions, domain, stats,
                                   paths)
