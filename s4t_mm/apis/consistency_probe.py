@@ -21,11 +21,11 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from scipy.stats import spearmanr
 
-from s4t_mm.engine.checkpoint import atomic_write_bytes, load_model_checkpoint
 from s4t_mm.evaluation.cross_task_consistency import (CONSISTENCY_PATHS,
                                                       consistency_energy,
                                                       consistency_losses,
                                                       path_statistics)
+from s4t_mm.fileio import atomic_write_bytes, load_model_checkpoint
 from s4t_mm.registry import MODELS
 from s4t_mm.structures import without_ground_truth
 from s4t_mm.utils import dump_json_atomic

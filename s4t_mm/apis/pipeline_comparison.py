@@ -8,7 +8,7 @@ from typing import Dict, Sequence
 
 from mmengine.config import Config
 
-from s4t_mm.evaluation.functional import delta_m, delta_m_keys
+from s4t_mm.evaluation.multi_task_gain import delta_m, delta_m_keys
 from s4t_mm.utils import dump_json_atomic
 from .adaptation import DomainResults, check_domains, run_domains
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from s4t_mm.evaluation.functional import delta_m
+from s4t_mm.evaluation.multi_task_gain import delta_m
 from ..test_tta.tiny_runner import save_tiny_checkpoint, tiny_tta_cfg
 from .utils import load_tool
 

@@ -11,9 +11,9 @@ from mmengine.runner import Runner
 from s4t_mm.apis.adaptation import domain_dataloader
 from s4t_mm.apis.consistency_probe import (prediction_losses,
                                            probe_summary, selection)
-from s4t_mm.engine.checkpoint import load_model_checkpoint
 from s4t_mm.evaluation.cross_task_consistency import (consistency_energy,
                                                       path_statistics)
+from s4t_mm.fileio import load_model_checkpoint
 from s4t_mm.registry import MODELS
 from s4t_mm.tta.protocols import PaperProtocol
 from ..test_tta.tiny_runner import save_tiny_checkpoint, tiny_tta_cfg
