@@ -29,6 +29,10 @@ TOOLS = {
     'plot_norm_shift': (['--method', 'm', '--out', 'f.png'],
                         {'work_dir', 'seeds', 'domains'}),
     's4t_ref2mm': (['src.pth.tar', 'dst.pth'], set()),
+    'probe_consistency': (['table.py'],
+                          EVERY_FLAG - {'launcher', 'checkpoint'}),
+    'compare_test_pipelines': (['a.py', 'b.py'],
+                               EVERY_FLAG - {'launcher', 'seeds'}),
     # its own flags (README): a positional checkpoint before its variadic
     # inputs, --out-dir for its outputs, one --seed; checked below
     'adapt_images': None,
