@@ -65,6 +65,17 @@ def decode_class_png(data: bytes,
     if raw.ndim != 2:
         raise ValueError(f'expected a single-channel class map, got shape '
                          f'{raw.shape}')
+    if raw.dtype == np.uint8:
+        # every id depends on the stored byte alone: decode the 256 values
+        # once and look the pixels up (uint8, as the general path returns)
+        lut = _class_ids(np.arange(256, dtype=np.uint8), reduce_zero_label,
+                         label_map)
+        return lut.take(raw)
+    return _class_ids(raw, reduce_zero_label, label_map)
+
+
+def _class_ids(raw: np.ndarray, reduce_zero_label: bool,
+               label_map: Optional[Mapping[int, int]]) -> np.ndarray:
     labels = raw.astype(np.int64)
     if reduce_zero_label:
         ignore = (raw == 0) | (raw == IGNORE_INDEX)
@@ -105,27 +116,40 @@ def decode_normals_png(data: bytes,
                        label_file: Optional[bytes] = None,
                        label_key: str = 'LabelMap',
                        valid_labels: Optional[Sequence[int]] = None):
-    """Unit normals from an RGB PNG storing ``(n + 1) * 255 / 2``.
+    """Unit normals from an 8-bit RGB PNG storing ``(n + 1) * 255 / 2``.
 
     ``signs`` flips axes so every dataset lands in one camera frame.
     Ignored: all-zero pixels when ``zero_is_ignore``, near-zero vectors
     (norm < ``min_norm``, e.g. grey fill), and, when ``valid_labels`` is
     given, pixels whose label in ``label_file`` (a .mat) is not listed.
+
+    Returns:
+        (H, W, 3) float32: ``v = (raw * (2 / 255) - 1) * signs`` divided by
+        ``max(|v|, 1e-6)``, ignored pixels 255.
     """
     raw = _read_png(data)
     if raw.ndim != 3 or raw.shape[2] < 3:
         raise ValueError(f'expected an RGB normal map, got shape {raw.shape}')
-    raw = raw[..., :3]
-    normals = (raw.astype(np.float32) * (2 / 255) - 1) * np.asarray(
-        signs, dtype=np.float32)
-    norm = np.linalg.norm(normals, axis=2, keepdims=True)
-    invalid = norm[..., 0] < min_norm
+    if raw.dtype != np.uint8:
+        raise ValueError(f'expected an 8-bit RGB normal map, got dtype '
+                         f'{raw.dtype}')
+    # Each component depends on its stored byte alone: a 256-entry table
+    # per channel, looked up into contiguous planes. The norm sums the
+    # squares in the order np.linalg.norm(axis=2) does (x0 + x1) + x2, so
+    # the result is the same to the bit.
+    table = (np.arange(256, dtype=np.uint8)[:, None].astype(np.float32) *
+             (2 / 255) - 1) * np.asarray(signs, dtype=np.float32)
+    planes = [table[:, c].take(raw[..., c]) for c in range(3)]
+    norm = np.sqrt((planes[0] * planes[0] + planes[1] * planes[1]) +
+                   planes[2] * planes[2])
+    invalid = norm < min_norm
     if zero_is_ignore:
-        invalid |= (raw == 0).all(axis=2)
+        invalid |= (raw[..., 0] == 0) & (raw[..., 1] == 0) & (raw[..., 2] == 0)
     if valid_labels is not None:
         labels = _load_mat_array(label_file, label_key)
         invalid |= ~np.isin(labels, valid_labels)
-    normals = normals / np.maximum(norm, 1e-6)
+    scale = np.maximum(norm, 1e-6)
+    normals = np.stack([plane / scale for plane in planes], axis=-1)
     normals[invalid] = task_map_spec('normals').ignore_value
     return normals
 
