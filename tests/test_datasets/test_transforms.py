@@ -7,12 +7,14 @@ labelled pixel's map values must decode to the (x, y) the image shows there.
 """
 import io
 
+import cv2
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
+from skimage.morphology import thin as skimage_thin
 
 from s4t_mm.datasets.transforms.formatting import PackMultiTaskInputs
 from s4t_mm.datasets.transforms.geometric import (MultiTaskPad,
@@ -23,7 +25,8 @@ from s4t_mm.datasets.transforms.geometric import (MultiTaskPad,
                                                   flip_task_map,
                                                   resize_nearest)
 from s4t_mm.datasets.transforms.loading import (ANN_DECODERS,
-                                                LoadMultiTaskAnnotations)
+                                                LoadMultiTaskAnnotations,
+                                                thin_binary)
 from s4t_mm.structures import MultiTaskDataSample
 from s4t_mm.structures.task_maps import task_map_spec
 
@@ -582,3 +585,29 @@ def test_flip_equals_its_definition_with_signed_zeros_and_nan():
     np.testing.assert_array_equal(flipped[0, -4], (-255, 255, 0.5))
     assert np.signbit(flipped[0, -1, 0]) and not np.signbit(flipped[0, -2,
                                                                     0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    shape=st.tuples(st.integers(1, 40), st.integers(1, 40)),
+    density=st.floats(0, 1),
+    seed=st.integers(0, 2**16))
+def test_thin_binary_equals_scikit_image(shape, density, seed):
+    mask = np.random.default_rng(seed).random(shape) < density
+    assert_same_bytes(thin_binary(mask), skimage_thin(mask))
+
+
+def test_thin_binary_on_label_boundaries():
+    labels = np.zeros((30, 40))
+    labels[5:25, 8:30] = 7
+    labels[12:18, 15:22] = 300
+    labels[:, 35:] = 2
+    edge = np.abs(cv2.Laplacian(labels, cv2.CV_64F)) > 0
+    thinned = thin_binary(edge)
+    assert_same_bytes(thinned, skimage_thin(edge))
+    # the two-pixel boundary of the column split becomes one pixel wide
+    # (thinning may shorten its ends)
+    assert (edge[:, 34:36].sum(axis=1) == 2).all()
+    assert (thinned[:, 34:36].sum(axis=1) <= 1).all()
+    assert thinned[:, 34:36].sum() >= 28
+    assert not (thinned & ~edge).any()

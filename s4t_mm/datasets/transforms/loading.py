@@ -195,10 +195,62 @@ def decode_label_boundary_mat(data: bytes,
     labels = _load_mat_array(data, key).astype(np.float64)
     edge = np.abs(cv2.Laplacian(labels, cv2.CV_64F)) > 0
     if thin:
-        # scikit-image is needed only for PASCAL-Context edges.
-        from skimage.morphology import thin as thin_binary
         edge = thin_binary(edge)
     return edge.astype(np.float32)
+
+
+def _guo_hall_tables():
+    """Deletion tables of the two sub-iterations of Guo and Hall's
+    thinning, indexed by the code of a pixel's 8 neighbours (bit i set when
+    neighbour i is foreground, counter-clockwise from the right)."""
+    code = np.arange(256)
+    bit = [(code >> i & 1).astype(bool) for i in range(8)]
+    crossings = sum(~bit[i] & (bit[i + 1] | bit[(i + 2) % 8])
+                    for i in (0, 2, 4, 6))
+    n1 = sum(bit[k] | bit[k - 1] for k in (1, 3, 5, 7))
+    n2 = sum(bit[k] | bit[(k + 1) % 8] for k in (1, 3, 5, 7))
+    g12 = (crossings == 1) & np.isin(np.minimum(n1, n2), (2, 3))
+    g3 = ~((bit[1] | bit[2] | ~bit[7]) & bit[0])
+    g3_prime = ~((bit[5] | bit[6] | ~bit[3]) & bit[4])
+    return g12 & g3, g12 & g3_prime
+
+
+_THINNING_TABLES = _guo_hall_tables()
+# (dy, dx) of neighbour i, counter-clockwise from the right
+_NEIGHBOURS = ((0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1), (1, 0),
+               (1, 1))
+
+
+def thin_binary(image: np.ndarray) -> np.ndarray:
+    """``skimage.morphology.thin`` of a 2-D mask, pixel for pixel, visiting
+    only the foreground pixels (an edge map is mostly background, so this
+    is an order of magnitude faster than correlating the whole image).
+
+    Args:
+        image: (H, W), non-zero = foreground.
+
+    Returns:
+        (H, W) bool: the mask thinned to one pixel width, keeping its
+        8-connected components.
+    """
+    height, width = image.shape
+    padded = np.zeros((height + 2, width + 2), np.uint8)
+    padded[1:-1, 1:-1] = image.astype(bool)
+    flat = padded.ravel()
+    offsets = [dy * (width + 2) + dx for dy, dx in _NEIGHBOURS]
+    pixels = np.flatnonzero(flat)
+    count = -1
+    while pixels.size != count:
+        count = pixels.size
+        for table in _THINNING_TABLES:
+            code = np.zeros(pixels.size, np.uint8)
+            for i, offset in enumerate(offsets):
+                code |= flat[pixels + offset] << i
+            # both sub-iterations decide from the codes before deleting
+            delete = table[code]
+            flat[pixels[delete]] = 0
+            pixels = pixels[~delete]
+    return padded[1:-1, 1:-1].astype(bool)
 
 
 @register_ann_decoder('pascal_parts_mat')
