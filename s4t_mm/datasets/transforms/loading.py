@@ -246,7 +246,7 @@ def thin_binary(image: np.ndarray) -> np.ndarray:
             code = np.zeros(pixels.size, np.uint8)
             for i, offset in enumerate(offsets):
                 code |= flat[pixels + offset] << i
-            # both sub-iterations decide from the codes before deleting
+            # a sub-iteration decides every pixel before it deletes any
             delete = table[code]
             flat[pixels[delete]] = 0
             pixels = pixels[~delete]
