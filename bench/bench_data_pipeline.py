@@ -25,6 +25,8 @@ It ends with one line per dataset and pipeline,
 
     OMP_NUM_THREADS=1 python bench/bench_data_pipeline.py
     python bench/bench_data_pipeline.py --loaders nyud_train --workers 1
+    # before and after a speed-up: the pipelines' outputs must not change
+    python bench/bench_data_pipeline.py --fixture-dir FIX --outputs base.json
 """
 import os
 
