@@ -267,42 +267,6 @@ class TestPack:
         with pytest.raises(ValueError, match='gt_normals has 2 channels'):
             PackMultiTaskInputs()(results)
 
-    def test_pack_in_a_worker_fills_shared_memory_with_the_same_values(self):
-        """In a DataLoader worker the packed tensors are allocated in shared
-        memory (nothing is copied again on the way to the main process);
-        they hold what packing in the main process gives."""
-        loader = torch.utils.data.DataLoader(
-            _PackedInWorker(), batch_size=None, num_workers=1)
-        (packed, shared), = list(loader)
-        expected = PackMultiTaskInputs()(_PackedInWorker.results())
-        assert shared == [True] * (1 + len(TASKS))
-        assert not expected['inputs'].is_shared()
-        assert_same_bytes(packed['inputs'].numpy(),
-                          expected['inputs'].numpy())
-        for task in TASKS:
-            assert_same_bytes(packed['data_samples'].gt(task).numpy(),
-                              expected['data_samples'].gt(task).numpy())
-
-
-class _PackedInWorker(torch.utils.data.Dataset):
-    """One sample packed where the DataLoader runs it, and whether each of
-    its tensors lives in shared memory there."""
-
-    @staticmethod
-    def results():
-        results = coordinate_results(7, 9)
-        results['img'] = results['img'][:, ::-1]  # a strided view
-        return results
-
-    def __len__(self):
-        return 1
-
-    def __getitem__(self, idx):
-        packed = PackMultiTaskInputs()(self.results())
-        tensors = [packed['inputs']] + [
-            packed['data_samples'].gt(task) for task in TASKS]
-        return packed, [t.is_shared() for t in tensors]
-
 
 def _png_bytes(array):
     buf = io.BytesIO()

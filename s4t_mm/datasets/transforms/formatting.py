@@ -4,7 +4,6 @@ from typing import Sequence
 import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
-from torch.utils.data import get_worker_info
 
 from s4t_mm.datasets.transforms.geometric import task_maps
 from s4t_mm.registry import TRANSFORMS
@@ -35,7 +34,7 @@ class PackMultiTaskInputs(BaseTransform):
         img = results['img']
         if img.ndim == 2:
             img = img[..., None]
-        inputs = _chw_tensor(img, img.dtype)
+        inputs = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
 
         sample = MultiTaskDataSample()
         for key, spec in task_maps(results):
@@ -55,24 +54,6 @@ def _to_chw_tensor(task, array, spec) -> torch.Tensor:
     if array.shape[2] != spec.channels:
         raise ValueError(f'gt_{task} has {array.shape[2]} channels, its '
                          f'TaskMapSpec declares {spec.channels}')
-    return _chw_tensor(array, np.int64 if spec.categorical else np.float32)
-
-
-def _chw_tensor(array: np.ndarray, dtype) -> torch.Tensor:
-    """An ``(H, W, C)`` array as a ``(C, H, W)`` tensor of ``dtype``.
-
-    Inside a DataLoader worker the tensor is allocated in shared memory,
-    as torch's ``default_collate`` allocates its batches: handing the
-    sample to the main process then copies nothing, where a tensor in
-    private memory would be copied into shared memory once more (a quarter
-    of a worker's time at the real datasets' resolution).
-    """
-    chw = array.transpose(2, 0, 1)
-    if get_worker_info() is None:
-        return torch.from_numpy(np.ascontiguousarray(chw, dtype=dtype))
-    dtype = np.dtype(dtype)
-    storage = torch.UntypedStorage._new_shared(chw.size * dtype.itemsize)
-    tensor = torch.from_numpy(np.empty(0, dtype)).set_(storage).view(
-        chw.shape)
-    np.copyto(tensor.numpy(), chw, casting='unsafe')
-    return tensor
+    dtype = np.int64 if spec.categorical else np.float32
+    return torch.from_numpy(
+        np.ascontiguousarray(array.transpose(2, 0, 1), dtype=dtype))
