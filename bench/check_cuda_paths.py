@@ -1,8 +1,7 @@
 """Exercise the CUDA and mixed-precision paths on a GPU machine: S4T
 adaptation in fp32, bf16 and fp16 (loss scaling), bitwise reset on the GPU,
-the non-finite guard deciding on the device (``guard_mode='auto'`` on a GPU)
-undoing a NaN batch, and a source training step through mmengine's
-AmpOptimWrapper.
+the non-finite guard undoing a NaN batch on the device, and a source
+training step through mmengine's AmpOptimWrapper.
 
     python bench/check_cuda_paths.py
 """
@@ -57,7 +56,6 @@ def main():
     model = MODELS.build(cfg.model).cuda()
     adapter = ADAPTERS.build(dict(type='S4TAdapter', optimizer=dict(
         type='SGD', lr=1e-3, momentum=0.9))).bind(model)
-    assert adapter.guard.on_device, 'guard_mode auto should decide on the GPU'
     inputs = model.data_preprocessor(batch())['inputs']
     adapter.adapt(inputs, steps=3, seed=0)
     good = {k: v.clone() for k, v in model.state_dict().items()}

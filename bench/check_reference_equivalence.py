@@ -58,7 +58,7 @@ from s4t_mm.apis.reference_checkpoint import (REFERENCE_PAIRS,
                                               TASKONOMY_NAMES,
                                               convert_reference_checkpoint,
                                               convert_reference_state)
-from s4t_mm.engine.checkpoint import load_model_weights
+from s4t_mm.fileio import load_model_weights
 from s4t_mm.registry import ADAPTERS, MODELS
 from s4t_mm.tta.adapters.s4t_adapter import REFERENCE_TASK_ORDERS
 from s4t_mm.utils import register_all_modules

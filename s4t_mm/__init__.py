@@ -6,7 +6,7 @@ and changes two things in mmengine, nothing else:
 - configs can inherit ours as ``_base_ = ['s4t_mm::s4t/...']``
   (:mod:`s4t_mm.config_package`);
 - mmengine's default (local file) checkpoint loader becomes the safe one of
-  :mod:`s4t_mm.engine.checkpoint`, so a Runner resumes its own checkpoints
+  :mod:`s4t_mm.fileio`, so a Runner resumes its own checkpoints
   under torch >= 2.6 and a checkpoint that would run code is refused; set
   ``S4T_MM_SAFE_CHECKPOINTS=0`` before the import to keep mmengine's.
 
@@ -14,8 +14,7 @@ Components register lazily when built by name, or all at once with
 :func:`register_all_modules`.
 """
 from .config_package import register_config_package
-from .engine.checkpoint import (install_safe_checkpoint_loader,
-                                safe_checkpoints_requested)
+from .fileio import install_safe_checkpoint_loader, safe_checkpoints_requested
 from .registry import SCOPE
 from .utils import register_all_modules
 from .version import __version__

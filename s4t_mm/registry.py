@@ -26,6 +26,7 @@ from mmseg.registry import TRANSFORMS as MMSEG_TRANSFORMS
 from mmseg.registry import VISBACKENDS as MMSEG_VISBACKENDS
 from mmseg.registry import VISUALIZERS as MMSEG_VISUALIZERS
 from mmseg.registry import WEIGHT_INITIALIZERS as MMSEG_WEIGHT_INITIALIZERS
+from mmengine.registry import INFERENCERS as MMENGINE_INFERENCERS
 from mmengine.registry import Registry
 
 SCOPE = 's4t_mm'
@@ -103,3 +104,8 @@ NORM_POLICIES = Registry(
 # One spec per task (label map, evaluator and delta_m metric, visual style,
 # raw encoding): a new task is a head plus a spec.
 TASKS = Registry('task spec', scope=SCOPE, locations=['s4t_mm.tasks'])
+# Running a model on a user's own images (mmengine's BaseInferencer):
+# MultiTaskInferencer, buildable by name as OpenMMLab's inferencers are.
+INFERENCERS = Registry(
+    'inferencer', parent=MMENGINE_INFERENCERS, scope=SCOPE,
+    locations=['s4t_mm.apis'])

@@ -4,6 +4,7 @@ import inspect
 import json
 import math
 import warnings
+from typing import Optional, Union
 
 import mmseg.utils
 from mmengine.fileio import put
@@ -73,7 +74,7 @@ def json_ready(obj):
 def dump_json_atomic(obj, path: str) -> None:
     """Write strict JSON (:func:`json_ready`: non-finite numbers as null)
     through mmengine's ``atomic_local`` file backend, which importing
-    s4t_mm registers (:class:`~s4t_mm.engine.checkpoint.AtomicLocalBackend`:
+    s4t_mm registers (:class:`~s4t_mm.fileio.AtomicLocalBackend`:
     a temporary file beside ``path`` renamed into place), so an interrupted
     write leaves the previous file intact; resumable runs rely on it."""
     put(json.dumps(json_ready(obj), indent=2, sort_keys=True,
@@ -84,6 +85,16 @@ def dump_json_atomic(obj, path: str) -> None:
 def unwrap_model(model):
     """The model inside a (Distributed)DataParallel-style wrapper."""
     return model.module if is_model_wrapper(model) else model
+
+
+def registered_class(registry_: Registry, type_) -> Optional[type]:
+    """The class a config's ``type`` names in ``registry_`` (or is), None
+    when it names none, so configs are matched by class (``issubclass``),
+    never by how their type is spelled (``'X'``, ``'s4t_mm.X'``, the class
+    itself)."""
+    if isinstance(type_, type):
+        return type_
+    return None if type_ is None else registry_.get(type_)
 
 
 def check_config_keys(cls, cfg: dict, what: str) -> None:
@@ -105,3 +116,18 @@ def check_config_keys(cls, cfg: dict, what: str) -> None:
     if unknown and not open_kwargs:
         raise ValueError(f'unknown {what} key(s) {unknown} for '
                          f'{cls.__name__}; valid: {", ".join(sorted(valid))}')
+
+
+def build_checked(registry: Registry, cfg: Union[str, dict], what: str):
+    """Build ``cfg`` (a config or a bare registered name) from ``registry``
+    in its own scope (so it builds inside a plain mmseg config too), after
+    checking it: an unknown type or key is an error naming the valid ones
+    (``unknown protocol 'x'; valid: paper, episodic, ...``)."""
+    cfg = dict(type=cfg) if isinstance(cfg, str) else dict(cfg)
+    name = cfg.get('type')
+    cls = registry.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise ValueError(f'unknown {what} {name!r}; valid: '
+                         f'{", ".join(registry.module_dict)}')
+    check_config_keys(cls, cfg, what)
+    return registry.build(dict(cfg, _scope_=registry.scope))

@@ -30,14 +30,9 @@ import argparse
 from mmengine.config import Config, DictAction
 
 from s4t_mm.apis import MultiTaskInferencer
-from s4t_mm.apis.adaptation import tta_hook_cfg
-from s4t_mm.tta.protocols import protocol_config
+from s4t_mm.apis.inference_setup import (IMAGE_PROTOCOLS, METHOD_ADAPTERS,
+                                         adaptation_cfgs)
 from s4t_mm.utils import register_all_modules
-
-#: ``--method`` -> registered adapter type.
-METHOD_ADAPTERS = dict(s4t='S4TAdapter', tent='TentAdapter',
-                       bn='NormStatsAdapter')
-PROTOCOLS = ('paper', 'episodic', 'online')
 
 
 def parse_args(argv=None):
@@ -52,7 +47,7 @@ def parse_args(argv=None):
                         'summary.json go')
     parser.add_argument('--method', choices=[*METHOD_ADAPTERS, 'none'],
                         help="adapter; default the config's, else none")
-    parser.add_argument('--protocol', choices=PROTOCOLS,
+    parser.add_argument('--protocol', choices=IMAGE_PROTOCOLS,
                         help="default the config's, else paper")
     parser.add_argument('--steps', type=int,
                         help="adaptation steps per adapted batch; default "
@@ -83,45 +78,15 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def adaptation_cfgs(cfg: Config, args):
-    """(adapter config or None, protocol config) from the arguments and
-    the config's TestTimeAdaptHook."""
-    hook = tta_hook_cfg(cfg) or {}
-    configured = dict(hook.get('adapter', {}))
-    if args.method == 'none' or (args.method is None and not configured):
-        adapter = None
-    elif args.method is None:
-        adapter = configured
-    else:
-        adapter = dict(type=METHOD_ADAPTERS[args.method])
-        if str(configured.get('type', '')).split('.')[-1] == adapter['type']:
-            adapter = configured
-    protocol = protocol_config(hook.get('protocol', 'paper'))
-    name = args.protocol or protocol['type']
-    if name not in PROTOCOLS:
-        raise ValueError(f"the config's protocol {name!r} is not one this "
-                         f'tool runs; pass --protocol '
-                         f'{"|".join(PROTOCOLS)}')
-    steps = args.steps if args.steps is not None else \
-        protocol.get('steps') if name == protocol['type'] else None
-    chosen = dict(type=name)
-    if steps is not None:
-        chosen['steps'] = steps
-    if name == 'paper':
-        chosen.update(num_batches=1, shuffle=False,
-                      batch_size=args.adapt_images or args.batch_size)
-    elif args.adapt_images is not None:
-        raise ValueError('--adapt-images only applies to --protocol paper')
-    return adapter, chosen
-
-
 def main(argv=None) -> dict:
     args = parse_args(argv)
     register_all_modules(init_default_scope=True)
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    adapter, protocol = adaptation_cfgs(cfg, args)
+    adapter, protocol = adaptation_cfgs(
+        cfg, method=args.method, protocol=args.protocol, steps=args.steps,
+        adapt_images=args.adapt_images, batch_size=args.batch_size)
     inferencer = MultiTaskInferencer(
         cfg, args.checkpoint, device=args.device, adapter=adapter,
         protocol=protocol, seed=args.seed, resize=args.resize,

@@ -7,9 +7,11 @@
 
 (``CONFIG CKPT``, mmseg's positional spelling, works too.) The config is an
 ordinary test config with a ``TestTimeAdaptHook`` in ``custom_hooks`` and a
-``target_domains`` list. Each domain is tested once without the hook
-(source-only) and once per seed with it; the per-task table with delta_m is
-printed and everything is written to a JSON (default
+``target_domains`` list. As mmseg's ``tools/test.py``: the checkpoint goes
+into ``cfg.load_from`` and each run is ``Runner.from_cfg(cfg).test()``,
+whose :class:`~s4t_mm.engine.TestTimeAdaptLoop` walks the domains: once
+source-only, once per seed adapted with the hook's settings. The per-task
+table with delta_m is printed and everything is written to a JSON (default
 ``<work_dir>/tta_results.json``).
 
 Each finished domain of each run is written at once to
@@ -23,8 +25,9 @@ import os.path as osp
 import sys
 
 from mmengine.logging import print_log
+from mmengine.runner import Runner
 
-from s4t_mm.apis import evaluate_config
+from s4t_mm.apis import adaptation_runs, write_adaptation_results
 from s4t_mm.engine.launch import (add_checkpoint_arg, add_common_args,
                                   config_from_args, resolve_checkpoint)
 from s4t_mm.utils import (DIVERGED_EXIT_STATUS, add_resume_and_strict_args,
@@ -53,10 +56,14 @@ def main(argv=None):
     args = parse_args(argv)
     register_all_modules(init_default_scope=False)
     cfg = config_from_args(args)
+    cfg.load_from = args.checkpoint
     out = args.out or osp.join(cfg.work_dir, 'tta_results.json')
-    results = evaluate_config(cfg, args.config, args.checkpoint,
-                              args.domains, args.seeds, out,
-                              resume=args.resume, show_dir=args.show_dir)
+    runs = adaptation_runs(cfg, args.config, args.domains, args.seeds, out,
+                           resume=args.resume, show_dir=args.show_dir)
+    reports = {name: Runner.from_cfg(run_cfg).test()
+               for name, run_cfg in runs.items()}
+    results = write_adaptation_results(cfg, args.config, reports, args.seeds,
+                                       out, show_dir=args.show_dir)
     if args.strict and results is not None and results['diverged_domains']:
         diverged = results['diverged_domains']
         print_log(f'--strict: {len(diverged)} diverged domain(s): '

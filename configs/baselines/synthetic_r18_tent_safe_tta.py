@@ -1,10 +1,8 @@
 # TENT-safe: TENT (configs/baselines/synthetic_r18_tent_tta.py, lr 1e-2)
-# with the gated normalisation policy of S4T-safe
-# (configs/s4t/synthetic_r18_s4t_safe_tta.py, ours): normalisation
-# statistics re-estimated only where the batch lies beyond 6 of the
-# source's batch-to-batch spreads, entropy steps only on a batch whose
-# layers take mostly their own statistics, normalised with the live blend.
-# Needs a calibrated checkpoint.
+# under the shift-response normalisation policy of S4T-safe
+# (configs/s4t/synthetic_r18_s4t_safe_tta.py, ours): entropy steps only on
+# a batch the rule adapts, normalised with the batch's statistics there;
+# the source model elsewhere. Needs a checkpoint calibrated for it.
 _base_ = ['./synthetic_r18_tent_tta.py']
 custom_hooks = [
     dict(
@@ -12,8 +10,9 @@ custom_hooks = [
         adapter=dict(
             type='TentAdapter',
             task='semseg',
-            norm_policy=dict(type='gated', threshold=6.0, live_steps=True,
-                             min_step_weight=0.5),
+            norm_policy=dict(type='shift_response', hard=True,
+                             live_steps=True),
+            min_target_weight=0.5,
             optimizer=dict(type='SGD', lr=1e-2, momentum=0.9)),
         protocol=dict(type='paper', steps=40, num_batches=1, seed=0)),
 ]

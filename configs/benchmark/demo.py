@@ -2,9 +2,10 @@
 # configs/s4t/synthetic_r18_source.py (400 iterations; trained into
 # work_dirs/synthetic_r18_source/ unless a checkpoint is there) adapted to
 # every embedded target domain (`target_domains`) with BN-adapt, S4T as the
-# reference runs it and S4T-safe (ours: S4T under the gated normalisation
-# policy, which keeps the source statistics where a batch lies within the
-# source's own spread; docs/benchmarks.md), seed 0:
+# reference runs it and S4T-safe (ours: S4T under the shift-response
+# normalisation policy, fitted on the labelled source at the end of its
+# training, which keeps the source statistics on a batch whose shift does
+# not fade with depth; docs/benchmarks.md), seed 0:
 #
 #   python tools/benchmark_methods.py configs/benchmark/demo.py [--seeds 0 1 2]
 #

@@ -13,9 +13,9 @@ methods = dict(
     bn_adapt={{_base_.bn_adapt}},
     tent={{_base_.tent}},
     s4t={{_base_.s4t}},
-    bn_adapt_safe={{_base_.bn_adapt_safe}},
-    tent_safe={{_base_.tent_safe}},
-    s4t_safe={{_base_.s4t_safe}},
+    bn_adapt_safe={{_base_.bn_adapt_gated}},
+    tent_safe={{_base_.tent_gated}},
+    s4t_safe={{_base_.s4t_gated}},
     sar={{_base_.sar}},
     cotta={{_base_.cotta}},
 )

@@ -29,6 +29,6 @@ methods = dict(
     _delete_=True,
     bn_adapt={{_base_.bn_adapt}},
     s4t={{_base_.s4t}},
-    bn_adapt_safe={{_base_.bn_adapt_safe}},
-    s4t_safe={{_base_.s4t_safe}},
+    bn_adapt_safe={{_base_.bn_adapt_gated}},
+    s4t_safe={{_base_.s4t_gated}},
 )

@@ -23,10 +23,12 @@ def _gated(threshold, live_steps=True):
     return dict(type='gated', threshold=threshold, live_steps=live_steps)
 
 
-_tent = dict(type='TentAdapter', task='semseg',
+# the gradient methods step only on a batch some layer finds shifted
+# (mean target weight > 0)
+_tent = dict(type='TentAdapter', task='semseg', min_target_weight=0.0,
              optimizer=dict(type='SGD', lr=1e-2, momentum=0.9))
 _s4t = dict(type='S4TAdapter', weighting='squared_task_weights',
-            loss_weight=0.01,
+            loss_weight=0.01, min_target_weight=0.0,
             optimizer=dict(type='SGD', lr=1e-5, weight_decay=1e-6))
 methods = dict(
     _delete_=True,
@@ -47,7 +49,7 @@ methods = dict(
     s4t_gated3_live=dict(_s4t, norm_policy=_gated(3.0)),
     s4t_gated6_live=dict(_s4t, norm_policy=_gated(6.0)),
     # the chosen safe methods (synthetic_methods.py)
-    bn_adapt_safe={{_base_.bn_adapt_safe}},
-    tent_safe={{_base_.tent_safe}},
-    s4t_safe={{_base_.s4t_safe}},
+    bn_adapt_safe={{_base_.bn_adapt_gated}},
+    tent_safe={{_base_.tent_gated}},
+    s4t_safe={{_base_.s4t_gated}},
 )

@@ -2,12 +2,10 @@
 # relation predictor's reconstruction is pulled toward the main heads'
 # predictions after activation (class probabilities, unit normals, edge
 # probabilities, depth) instead of their raw outputs, so no task dominates
-# the gradient by the scale of its logits. Everything else as
+# the gradient by the scale of its logits; lr 1e-4. Everything else as
 # synthetic_r18_s4t_tta.py. Chosen on the validation domains only
-# (benchmark_validation_domains, seed 0, converged source model) as the
-# best of 20 S4T settings (configs/benchmark/synthetic_s4t_validation_sweep.py,
-# docs/benchmarks.md): delta_m +23.74 % against +22.61 % for BN-adapt and
-# +23.27 % for the faithful objective.
+# (configs/benchmark/synthetic_s4t_validation_sweep.py); its results are in
+# docs/benchmarks.md.
 _base_ = ['./synthetic_r18_s4t_tta.py']
 custom_hooks = [
     dict(

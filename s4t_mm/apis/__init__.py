@@ -1,17 +1,22 @@
-from .adaptation import (DomainResults, check_domains, divergence_note,
-                         domain_dataloader, format_table, run_domains,
-                         summarize, tta_hook_cfg)
+from s4t_mm.engine.runner import (DomainResults, check_domains,
+                                  domain_dataloader)
+from .adaptation import build_runner, run_domains, evaluate_domains
+from .adaptation_config import (result_key, adaptation_run_cfg,
+                                tta_hook_cfg, with_seed)
 from .benchmark import run_benchmark
-from .comparison import (compare, evaluate_config, method_names,
-                         write_comparison)
+from .comparison import (adaptation_runs, compare, method_names,
+                         write_adaptation_results, write_comparison)
+from .divergence import divergence_note, format_table, summarize
 from .multi_task_inferencer import MultiTaskInferencer
 from .sync_analysis import run_sync_analysis, sync_reports, with_sync_hook
 from .training import train
 
 __all__ = [
-    'DomainResults', 'MultiTaskInferencer', 'check_domains', 'compare',
-    'divergence_note', 'domain_dataloader', 'evaluate_config',
-    'format_table', 'method_names', 'run_benchmark', 'run_domains',
-    'run_sync_analysis', 'summarize', 'sync_reports', 'train',
-    'tta_hook_cfg', 'with_sync_hook', 'write_comparison'
+    'DomainResults', 'MultiTaskInferencer', 'adaptation_runs',
+    'build_runner', 'check_domains', 'compare', 'divergence_note',
+    'domain_dataloader', 'format_table', 'method_names', 'result_key',
+    'run_benchmark', 'run_domains', 'run_sync_analysis', 'summarize',
+    'sync_reports', 'evaluate_domains', 'adaptation_run_cfg', 'train',
+    'tta_hook_cfg', 'with_seed', 'with_sync_hook',
+    'write_adaptation_results', 'write_comparison'
 ]

@@ -5,6 +5,7 @@ A method table is a config such as ``configs/benchmark/synthetic_methods.py``:
 the model and data of a source config, ``methods`` (name -> adapter config),
 ``protocol``, ``seeds``, ``domains_key``, ``source_work_dir`` and
 ``train_config`` (how the source model is made), and optionally
+``calibrated_checkpoint`` (see :func:`source_checkpoint`),
 ``sync_methods`` (with ``sync_steps``, ``sync_interval``) and
 ``continual=True`` (every domain in one stream without reset, CoTTA's
 setting: the protocol must carry the adapted state across domains).
@@ -14,18 +15,21 @@ import os
 import os.path as osp
 import pprint
 from typing import Dict, List, Optional, Sequence
+from urllib.parse import quote
 
 import numpy as np
 from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.runner import find_latest_checkpoint
 
-from s4t_mm.engine.checkpoint import atomic_write_bytes
+from s4t_mm.fileio import atomic_write_bytes
 from s4t_mm.engine.launch import setup_launcher
-from s4t_mm.evaluation.functional import metric_direction
-from .adaptation import carries_state_across_domains, check_domains
+from s4t_mm.engine.runner import check_domains
+from s4t_mm.evaluation.multi_task_gain import metric_direction
+from .adaptation_config import carries_state_across_domains
 from .comparison import compare, write_comparison
-from .sync_analysis import sync_reports
+from .norm_calibration import calibrate_checkpoint
+from .sync_analysis import method_parts, sync_reports
 from .training import train
 
 BN_ADAPT = 'bn_adapt'
@@ -34,7 +38,30 @@ BN_ADAPT = 'bn_adapt'
 def source_checkpoint(table: Config) -> str:
     """The source model's latest checkpoint in ``table.source_work_dir``;
     trained there first (:func:`~s4t_mm.apis.training.train` on
-    ``table.train_config``, with the table's launcher) if it holds none."""
+    ``table.train_config``, with the table's launcher) if it holds none.
+
+    A table that names a ``calibrated_checkpoint`` uses that file instead:
+    the source checkpoint with every normalisation policy's calibration
+    (:func:`~s4t_mm.apis.norm_calibration.calibrate_checkpoint`), written
+    there first if it does not exist (a source model trained before the
+    shift-response calibration works with one command)."""
+    calibrated = table.get('calibrated_checkpoint')
+    if calibrated and osp.isfile(calibrated):
+        print_log(f'[benchmark] source checkpoint {calibrated}',
+                  logger='current')
+        return calibrated
+    ckpt = _trained_checkpoint(table)
+    if calibrated:
+        print_log(f'[benchmark] calibrating {ckpt} into {calibrated}',
+                  logger='current')
+        os.makedirs(osp.dirname(osp.abspath(calibrated)), exist_ok=True)
+        calibrate_checkpoint(table.train_config, ckpt, calibrated)
+        ckpt = calibrated
+    print_log(f'[benchmark] source checkpoint {ckpt}', logger='current')
+    return ckpt
+
+
+def _trained_checkpoint(table: Config) -> str:
     work_dir = table.source_work_dir
     ckpt = find_latest_checkpoint(work_dir) if osp.isdir(work_dir) else None
     if ckpt is None:
@@ -48,7 +75,6 @@ def source_checkpoint(table: Config) -> str:
         if ckpt is None:
             raise RuntimeError(f'training {table.train_config} left no '
                                f'checkpoint in {work_dir}')
-    print_log(f'[benchmark] source checkpoint {ckpt}', logger='current')
     return ckpt
 
 
@@ -122,13 +148,119 @@ def task_changes(method: dict, source: dict, keys: Sequence[str],
     return changes
 
 
+ORACLE = 'oracle (labels)'
+#: A domain-seed run this far below source-only (delta_m, percent) counts
+#: as a loss in the safety columns (the safe-adaptation target).
+LOSS_MARGIN = -1.0
+
+
+def oracle_method(results: dict, reference: str = BN_ADAPT) -> dict:
+    """The ceiling a label-free choice between the source statistics and
+    BN-adapt is judged against: per domain and seed the better of
+    source-only and ``reference`` (BN-adapt), **chosen with the test
+    labels**; a method summary like the others (``delta_m_per_seed``,
+    ``adapted_per_seed``)."""
+    summary = {}
+    for domain, ref in results['methods'][reference]['summary'].items():
+        per_seed, adapted = [], {}
+        for seed, metrics in ref['adapted_per_seed'].items():
+            value = ref['delta_m_per_seed'][len(per_seed)]
+            better = value is not None and value > 0 and \
+                not ref.get('diverged')
+            per_seed.append(value if better else 0.0)
+            adapted[seed] = metrics if better else ref['source']
+        summary[domain] = dict(delta_m=float(np.mean(per_seed)),
+                               delta_m_per_seed=per_seed,
+                               delta_m_std=float(np.std(per_seed)),
+                               adapted_per_seed=adapted, diverged=False)
+    return dict(summary=summary)
+
+
+def with_oracle(results: dict) -> dict:
+    """``results`` with :func:`oracle_method` as the last method (when the
+    table has BN-adapt)."""
+    if BN_ADAPT not in results['methods']:
+        return results
+    methods = dict(results['methods'])
+    methods[ORACLE] = oracle_method(results)
+    return dict(results, methods=methods)
+
+
+def policy_choices(work_dir: str, names: Sequence[str],
+                   seeds: Sequence[int], domains: Sequence[str]
+                   ) -> Dict[str, Dict[str, float]]:
+    """Per method and domain, the normalisation policy's choice: the mean
+    over seeds of its mean weight of the batch's statistics over the
+    layers (``norm_weights`` of the stored runs, the last adapted batch);
+    methods whose policy reports no weights are left out."""
+    choices = {}
+    for name in names:
+        per_domain = {}
+        for domain in domains:
+            values = []
+            for seed in seeds:
+                path = osp.join(method_parts(work_dir, name, f'seed{seed}'),
+                                quote(domain, safe='') + '.json')
+                if not osp.isfile(path):
+                    continue
+                with open(path) as f:
+                    weights = json.load(f)['result'].get('norm_weights')
+                if weights:
+                    values.append(float(np.mean(list(weights.values()))))
+            if values:
+                per_domain[domain] = float(np.mean(values))
+        if per_domain:
+            choices[name] = per_domain
+    return choices
+
+
+def domain_table(results: dict, choices: Dict[str, Dict[str, float]]
+                 ) -> str:
+    """Markdown: per domain, each method's delta_m (mean over seeds; a
+    blending policy's mean target weight in brackets, the policy's
+    choice), and the share of domain-seed runs below
+    :data:`LOSS_MARGIN` in the last row."""
+    methods = results['methods']
+    lines = ['| domain | ' + ' | '.join(methods) + ' |',
+             '|' + '---|' * (len(methods) + 1)]
+    for domain in results['domains']:
+        cells = []
+        for name, method in methods.items():
+            s = method['summary'][domain]
+            cell = 'diverged' if s.get('diverged') else \
+                f'{s["delta_m"]:+.2f}'
+            if domain in choices.get(name, {}):
+                cell += f' [{choices[name][domain]:.2f}]'
+            cells.append(cell)
+        lines.append(f'| {domain} | ' + ' | '.join(cells) + ' |')
+    lines.append(f'| runs below {LOSS_MARGIN:+.0f} % | ' + ' | '.join(
+        losses_cell(m, results['domains']) for m in methods.values()) +
+        ' |')
+    return '\n'.join(lines)
+
+
+def losses_cell(method: dict, domains: Sequence[str]) -> str:
+    """``k/N``: the domain-seed runs of ``domains`` below
+    :data:`LOSS_MARGIN` (a diverged domain counts all its runs)."""
+    below = total = 0
+    for domain in domains:
+        s = method['summary'][domain]
+        values = s['delta_m_per_seed']
+        total += len(values)
+        below += len(values) if s.get('diverged') else sum(
+            v is None or v < LOSS_MARGIN for v in values)
+    return f'{below}/{total}'
+
+
 def summary_table(results: dict, groups: Dict[str, List[str]],
                   sync: Dict[str, dict]) -> str:
     """Markdown: one row per method and domain group. Medians beside the
     means, since a domain where source-only scores near 0 on one metric
-    makes its relative change, and so the mean delta_m, explode. A domain
-    where a method diverged is left out of that method's numbers (and of
-    its comparison with BN-adapt) and counted in the last column."""
+    makes its relative change, and so the mean delta_m, explode. The
+    worst domain and the share of domain-seed runs more than 1 % below
+    source-only are the safety columns. A domain where a method diverged
+    is left out of that method's numbers (and of its comparison with
+    BN-adapt) and counted in the last column."""
     keys = results['keys']
     source = next(iter(results['source'].values()))
     methods = results['methods']
@@ -136,7 +268,8 @@ def summary_table(results: dict, groups: Dict[str, List[str]],
                'beyond BN-adapt (pp)', 'median delta_m (%)',
                'median beyond BN-adapt (pp)', 'better than BN-adapt on'] +
               [f'{k} (%)' for k in keys] +
-              ['worst domain delta_m', 'diverged'])
+              ['worst domain delta_m', f'runs below {LOSS_MARGIN:+.0f} %',
+               'diverged'])
     lines = ['| ' + ' | '.join(header) + ' |',
              '|' + '---|' * len(header)]
 
@@ -180,6 +313,7 @@ def summary_table(results: dict, groups: Dict[str, List[str]],
                      better] + [f'{changes[k]:+.2f}' for k in keys] + [
                          f'{worst} '
                          f'{method["summary"][worst]["delta_m"]:+.2f}',
+                         losses_cell(method, domains),
                          str(len(domains) - len(ok))]
             lines.append('| ' + ' | '.join(cells) + ' |')
     if sync:
@@ -263,12 +397,21 @@ def run_benchmark(table: Config, work_dir: str,
               for key in ('target_domains', 'structural_domains')
               if key in table}
     groups['all'] = [d['name'] for d in domains]
+    results = with_oracle(results)
+    choices = policy_choices(work_dir, names, seeds, results['domains'])
     text = (f'# Benchmark: {", ".join(names)} on {domains_key}, seeds '
             f'{seeds}\n\nSource model: `{ckpt}`. delta_m against '
             'source-only; mean ± std over seeds of the mean over domains. '
             'Task columns: mean relative change against source-only '
-            '(up = better).\n\n' + summary_table(results, groups, reports) +
-            '\n')
+            f'(up = better). `{ORACLE}`: per domain and seed the better of '
+            'source-only and BN-adapt, chosen with the test labels (the '
+            'ceiling of a label-free choice between them, not a '
+            'method).\n\n' + summary_table(results, groups, reports) +
+            '\n\n## Per domain\n\ndelta_m (%), mean over seeds; in '
+            'brackets the normalisation policy\'s choice: its mean weight '
+            'of the batch\'s own statistics over the layers (0: the source '
+            'statistics, 1: the batch\'s).\n\n' +
+            domain_table(results, choices) + '\n')
     if continual:
         text += ('\n## Continual stream\n\nEvery domain in one sequence '
                  'without reset, in this order; delta_m against source-only '

@@ -18,14 +18,16 @@ from mmengine.config import Config
 from mmengine.dist import get_rank
 from mmengine.logging import print_log
 
-from s4t_mm.engine.checkpoint import atomic_write_bytes
+from s4t_mm.fileio import atomic_write_bytes
 from s4t_mm.engine.hooks import compose_comparisons, with_visualization_hook
-from s4t_mm.evaluation.functional import delta_m, delta_m_keys
+from s4t_mm.engine.runner import (DomainResults, TestTimeAdaptReport,
+                                  check_domains, file_digest)
+from s4t_mm.evaluation.multi_task_gain import delta_m, delta_m_keys
 from s4t_mm.tta.protocols import protocol_config
 from s4t_mm.utils import dump_json_atomic, json_ready
-from .adaptation import (DomainResults, check_domains, divergence_note,
-                         file_digest, format_table, run_domains, summarize,
-                         tta_hook_cfg)
+from .adaptation import run_domains
+from .adaptation_config import adaptation_run_cfg, tta_hook_cfg
+from .divergence import divergence_note, format_table, summarize
 from .sync_analysis import method_parts, sync_reports
 
 
@@ -253,37 +255,54 @@ def write_comparison(results: dict, out_dir: str) -> str:
     return text
 
 
-def evaluate_config(cfg: Config, config_path: str, checkpoint: str,
-                    domains_key: str, seeds: Sequence[int], out: str,
-                    resume: bool = False,
-                    show_dir: Optional[str] = None) -> Optional[dict]:
-    """One test-time adaptation config on its target domains: source-only
-    once, adapted once per seed, each domain kept in
-    ``<out without .json>.parts/<run>/<domain>.json``; the summary goes to
-    ``out`` (JSON) and the log. With ``show_dir`` every target image is
-    drawn with ground truth, source-only and adapted predictions side by
-    side into ``show_dir/comparison/<domain>/``.
+def adaptation_runs(cfg: Config, config_path: str, domains_key: str,
+                    seeds: Sequence[int], out: str, resume: bool = False,
+                    show_dir: Optional[str] = None) -> Dict[str, Config]:
+    """The Runner configs that evaluate one test-time adaptation config
+    (checkpoint in ``cfg.load_from``) on its target domains, by run name:
+    ``source_only`` once, ``adapted_seed<seed>`` per seed, each domain kept
+    in ``<out without .json>.parts/<run>/<domain>.json`` (with ``resume``
+    taken from there). With ``show_dir`` every target image is drawn
+    into ``show_dir/<run>/<domain>/`` (for :func:`write_adaptation_results`'
+    side-by-side drawings)."""
+    if tta_hook_cfg(cfg) is None:
+        raise ValueError(f'{config_path} has no TestTimeAdaptHook in '
+                         'custom_hooks; nothing to adapt with')
+    domains = check_domains(cfg, domains_key)
+    parts = osp.splitext(out)[0] + '.parts'
+    runs = OrderedDict()
+    for tag, adapt, seed in [('source_only', False, seeds[0])] + [
+            (f'adapted_seed{seed}', True, seed) for seed in seeds]:
+        run_cfg = with_visualization_hook(
+            cfg, show_dir, tag, [d['name'] for d in domains]) \
+            if show_dir else cfg
+        runs[tag] = adaptation_run_cfg(
+            run_cfg, domains, adapt, seed, cfg.work_dir, tag,
+            results_dir=osp.join(parts, tag), resume=resume)
+    return runs
+
+
+def write_adaptation_results(cfg: Config, config_path: str,
+                             reports: Dict[str, TestTimeAdaptReport],
+                             seeds: Sequence[int], out: str,
+                             show_dir: Optional[str] = None
+                             ) -> Optional[dict]:
+    """Summarise the :func:`adaptation_runs` of one config (their reports
+    by run name): per domain source -> adapted, mean ± std over seeds, and
+    delta_m, into ``out`` (JSON) and the log; with ``show_dir`` every
+    target image drawn with ground truth, source-only and adapted
+    predictions side by side into ``show_dir/comparison/<domain>/``.
 
     Returns the results (None on ranks other than 0).
     """
     hook = tta_hook_cfg(cfg)
-    if hook is None:
-        raise ValueError(f'{config_path} has no TestTimeAdaptHook in '
-                         'custom_hooks; nothing to adapt with')
-    domains = check_domains(cfg, domains_key)
-    names = [d['name'] for d in domains]
-    parts = osp.splitext(out)[0] + '.parts'
 
-    def run(tag, adapt, seed):
-        run_cfg = with_visualization_hook(cfg, show_dir, tag, names) \
-            if show_dir else cfg
-        return run_domains(
-            run_cfg, checkpoint, domains, adapt=adapt, seed=seed,
-            work_dir=cfg.work_dir, name=tag,
-            results=DomainResults(osp.join(parts, tag), resume))
+    def as_dicts(tag):
+        return {name: json_ready(r.to_dict())
+                for name, r in reports[tag].domains.items()}
 
-    source = run('source_only', False, seeds[0])
-    adapted = [run(f'adapted_seed{seed}', True, seed) for seed in seeds]
+    source = as_dicts('source_only')
+    adapted = [as_dicts(f'adapted_seed{seed}') for seed in seeds]
     summary = summarize(source, adapted, seeds)
     if get_rank() != 0:
         return None
@@ -300,7 +319,7 @@ def evaluate_config(cfg: Config, config_path: str, checkpoint: str,
     kept = [s['delta_m'] for s in summary.values() if not s['diverged']]
     results = dict(
         config=config_path,
-        checkpoint=checkpoint,
+        checkpoint=cfg.load_from,
         method=hook['adapter']['type'],
         adapter=hook['adapter'],
         protocol=protocol,

@@ -14,11 +14,13 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from s4t_mm.engine.checkpoint import load_model_checkpoint
+from s4t_mm.engine.runner import domain_dataloader
+from s4t_mm.fileio import load_model_checkpoint
 from s4t_mm.registry import METRICS, MODELS
+from s4t_mm.structures import task_map_spec
 from s4t_mm.tta.protocols import protocol_config
 from s4t_mm.tta.session import AdaptationSession
-from .adaptation import domain_dataloader, tta_hook_cfg
+from .adaptation_config import tta_hook_cfg
 
 
 def diagnosis_session(cfg: Config, seed: int) -> AdaptationSession:
@@ -39,7 +41,8 @@ def diagnosis_session(cfg: Config, seed: int) -> AdaptationSession:
 def adaptation_batch(session: AdaptationSession, cfg: Config, domain: dict):
     """The paper protocol's adaptation batch of ``domain`` and the
     dataset's metainfo."""
-    loader = Runner.build_dataloader(domain_dataloader(cfg, domain))
+    loader = Runner.build_dataloader(
+        domain_dataloader(cfg.test_dataloader, domain))
     return (next(iter(session.protocol.adaptation_batches(loader))),
             loader.dataset.metainfo)
 
@@ -47,7 +50,7 @@ def adaptation_batch(session: AdaptationSession, cfg: Config, domain: dict):
 def score(cfg: Config, model, batch: dict, meta: dict,
           predictions=None) -> dict:
     """Metrics of the model's predictions on the batch (or of
-    ``predictions``: task -> raw output at any size) plus collapse
+    ``predictions``: task -> raw output at the input size) plus collapse
     indicators."""
     model.eval()
     data = model.data_preprocessor(batch, training=False)
@@ -55,28 +58,30 @@ def score(cfg: Config, model, batch: dict, meta: dict,
         samples = model(data['inputs'], copy.deepcopy(data['data_samples']),
                         mode='predict')
     if predictions is not None:
-        size = data['inputs'].shape[2:]
-        for i, sample in enumerate(samples):
-            for task, raw in predictions.items():
-                head = model.heads[task]
-                sample.set_pred(task, head.activate(
-                    head.resize(raw[i:i + 1], size))[0])
+        model.pack_predictions(predictions, samples)
     metric = METRICS.build(dict(cfg.test_evaluator))
     metric.dataset_meta = meta
     metric.process(batch, [s.to_dict() for s in samples])
     result = metric.compute_metrics(metric.results)
-    if 'edge' in samples[0].pred_tasks:
-        edge = torch.stack([s.pred('edge') for s in samples])
-        result['collapse/edge_prob_mean'] = float(edge.mean())
-        result['collapse/edge_share'] = float((edge > 0.5).float().mean())
-    if 'semseg' in samples[0].pred_tasks:
-        labels = torch.stack([s.pred('semseg') for s in samples]).flatten()
-        share = torch.bincount(labels).float() / labels.numel()
-        share = share[share > 0]
-        result['collapse/top_class_share'] = float(share.max())
-        result['collapse/class_entropy_bits'] = max(
-            0.0, float(-(share * share.log2()).sum()))
+    for task in samples[0].pred_tasks:
+        result.update(collapse_indicators(
+            task, torch.stack([s.pred(task) for s in samples])))
     return result
+
+
+def collapse_indicators(task: str, pred: torch.Tensor) -> dict:
+    """How close a batch's predictions (N, C, H, W) of ``task`` are to a
+    constant: for a categorical task the share of its most predicted class
+    and the entropy of the class shares (bits), else the mean and standard
+    deviation of its values."""
+    if task_map_spec(task).categorical:
+        share = torch.bincount(pred.flatten()).float() / pred.numel()
+        share = share[share > 0]
+        return {f'collapse/{task}/top_class_share': float(share.max()),
+                f'collapse/{task}/class_entropy_bits': max(
+                    0.0, float(-(share * share.log2()).sum()))}
+    return {f'collapse/{task}/mean': float(pred.float().mean()),
+            f'collapse/{task}/std': float(pred.float().std())}
 
 
 def gradient_shares(adapter, inputs: torch.Tensor) -> dict:

@@ -20,11 +20,10 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import cv2
-import matplotlib
 import numpy as np
 from PIL import Image, ImageOps
 
-from s4t_mm.engine.checkpoint import atomic_write_bytes
+from s4t_mm.fileio import atomic_write_bytes
 from s4t_mm.tasks import task_spec
 
 IMAGE_EXTENSIONS = ('.bmp', '.jpeg', '.jpg', '.pgm', '.png', '.ppm',
@@ -382,27 +381,3 @@ def read_raw(path: str, encoding: dict) -> np.ndarray:
     if data.ndim == 3:
         data = data[..., ::-1]
     return data.astype(np.float64) / encoding['scale'] + encoding['offset']
-
-
-def add_scale_bar(tile: np.ndarray, value_range: Tuple[float, float],
-                  cmap: str = 'magma') -> np.ndarray:
-    """``tile`` (RGB) with a vertical colour bar on its right: ``cmap``
-    from ``value_range[1]`` (top) to ``value_range[0]`` (bottom), labelled
-    with the values at the top, middle and bottom."""
-    h = tile.shape[0]
-    low, high = value_range
-    font, scale = cv2.FONT_HERSHEY_SIMPLEX, max(0.35, h / 900)
-    labels = [f'{v:.3g}' for v in (high, (low + high) / 2, low)]
-    text_w = max(cv2.getTextSize(t, font, scale, 1)[0][0] for t in labels)
-    bar_w = max(8, h // 30)
-    margin = max(4, bar_w // 2)
-    strip = np.full((h, 3 * margin + bar_w + text_w, 3), 255, np.uint8)
-    ramp = np.linspace(1, 0, h)[:, None].repeat(bar_w, axis=1)
-    strip[:, margin:margin + bar_w] = np.rint(
-        matplotlib.colormaps[cmap](ramp)[..., :3] * 255).astype(np.uint8)
-    text_h = cv2.getTextSize('0', font, scale, 1)[0][1]
-    for label, y in zip(labels, (text_h + 2, h // 2 + text_h // 2,
-                                 h - 3)):
-        cv2.putText(strip, label, (2 * margin + bar_w, y), font, scale,
-                    (0, 0, 0), 1, cv2.LINE_AA)
-    return np.concatenate([tile, strip], axis=1)

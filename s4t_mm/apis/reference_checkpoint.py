@@ -25,7 +25,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from s4t_mm.engine.checkpoint import atomic_write_bytes, load_checkpoint_file
+from s4t_mm.fileio import atomic_write_bytes, load_checkpoint_file
 from s4t_mm.tta.adapters.s4t_adapter import REFERENCE_TASK_ORDERS
 
 #: The reference's names of the Taskonomy tasks (its ``TASKS.NAMES``).

@@ -6,30 +6,36 @@ R (rows: the visible task, columns: the reconstructed task; definition in
 :mod:`s4t_mm.evaluation.task_relations` and ``docs/relations.md``) is
 computed without labels on the first N batches, in dataset order, of each
 domain's test loader. "Before" is the checkpoint's weights; "after" is the
-state the config's ``TestTimeAdaptHook`` leaves once the test loop of one
-Runner (:func:`~s4t_mm.apis.adaptation.build_runner`) has walked those N
-batches. Every domain starts from the source weights.
+state the config's ``TestTimeAdaptHook`` settings leave once the
+:class:`~s4t_mm.engine.TestTimeAdaptLoop` of one Runner
+(:func:`~s4t_mm.apis.adaptation.build_runner`) has walked those N batches.
+Every domain starts from the source weights.
 """
 import os.path as osp
 from typing import List, Optional, Sequence
 
 import numpy as np
+import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.runner.utils import set_random_seed
 
 from s4t_mm.evaluation.task_relations import (first_batches_loader,
                                               json_matrix, relation_record)
+from s4t_mm.tta.session import AdaptationSession
 from s4t_mm.utils import unwrap_model
 from s4t_mm.visualization import HeatmapPanel, gain_notes, plot_relations
-from .adaptation import (build_runner, check_domains, domain_dataloader,
-                         tta_hook_cfg, with_seed)
+from s4t_mm.engine.runner import check_domains, domain_dataloader
+from .adaptation import build_runner
+from .adaptation_config import tta_hook_cfg, with_seed
 
 
 def select_domains(cfg: Config, key: str,
-                   only: Optional[Sequence[str]] = None) -> List[dict]:
-    """``source`` (the config's test loader) and the domains of
-    ``cfg[key]``, or only those named in ``only``."""
+                   only: Optional[Sequence[str]] = None,
+                   source: bool = True) -> List[dict]:
+    """The domains of ``cfg[key]``, or only those named in ``only`` (an
+    unknown name is an error that lists the valid ones), after ``source``
+    (the config's test loader) unless ``source=False``."""
     domains = check_domains(cfg, key)
     if only:
         names = [d['name'] for d in domains]
@@ -38,7 +44,20 @@ def select_domains(cfg: Config, key: str,
             raise ValueError(f'unknown domain(s) {unknown}; {key} has '
                              f'{names}')
         domains = [d for d in domains if d['name'] in only]
-    return [dict(name='source')] + domains
+    return ([dict(name='source')] if source else []) + domains
+
+
+@torch.no_grad()
+def _walk(session: AdaptationSession, model, loader) -> int:
+    """Adapt as the protocol says while predicting the loader's batches, as
+    a test loop would; returns the domain's adaptation steps."""
+    model.eval()
+    session.begin_domain(loader)
+    for batch_idx, data_batch in enumerate(loader):
+        session.before_batch(batch_idx, data_batch)
+        outputs = session.predict(model, batch_idx, data_batch)
+        session.after_predict(batch_idx, outputs)
+    return session.report().steps
 
 
 def format_matrix(matrix: np.ndarray, tasks: Sequence[str]) -> str:
@@ -55,9 +74,10 @@ def relation_report(cfg: Config, checkpoint: str, domains: Sequence[dict],
     ``num_batches`` batches; a heat map per domain (``<out_dir>/<domain>
     .png`` and the runner's visualizer as ``relation_report_<domain>``).
 
-    The config's TestTimeAdaptHook alone runs, seeded with ``seed``
-    (:func:`~s4t_mm.apis.adaptation.with_seed`), the global RNG seeded with
-    it before adapting. The protocol's ``before_domain`` sees the whole
+    The config's TestTimeAdaptHook settings alone adapt, seeded with
+    ``seed`` (:func:`~s4t_mm.apis.adaptation_config.with_seed`), the global
+    RNG seeded with it before adapting. The protocol's ``before_domain``
+    sees the whole
     domain (the paper protocol adapts there), its ``before_batch`` the N
     batches. Returns the JSON-ready report: both matrices, the errors
     behind them, each matrix's mean absolute distance to the source split's
@@ -68,9 +88,14 @@ def relation_report(cfg: Config, checkpoint: str, domains: Sequence[dict],
     run_cfg = with_seed(cfg, seed)
     hook_cfg = tta_hook_cfg(run_cfg)
     run_cfg.custom_hooks = [hook_cfg]
-    runner = build_runner(run_cfg, checkpoint, domains, seed, cfg.work_dir,
-                          'relation_report')
+    runner = build_runner(run_cfg, checkpoint, domains, True, seed,
+                          cfg.work_dir, 'relation_report')
+    # the Runner loads the checkpoint; its TestTimeAdaptLoop checks it and
+    # hands it to the session, which then adapts the loaded weights
+    session = runner.test_loop.session
+    runner.load_or_resume()
     model = unwrap_model(runner.model)
+    session.bind(model)
     report = dict(adapter=hook_cfg['adapter'],
                   protocol=hook_cfg.get('protocol'),
                   num_batches=num_batches, seed=seed, domains={})
@@ -78,18 +103,17 @@ def relation_report(cfg: Config, checkpoint: str, domains: Sequence[dict],
     for domain in domains:
         name = domain['name']
         # the whole domain (the paper protocol draws its adaptation batches
-        # from it), walked by the test loop for its first N batches only
+        # from it), walked for its first N batches only
         loader = first_batches_loader(
-            runner.build_dataloader(domain_dataloader(run_cfg, domain),
-                                    seed=seed), num_batches)
+            runner.build_dataloader(
+                domain_dataloader(run_cfg.test_dataloader, domain),
+                seed=seed), num_batches)
         batches = list(loader)
         before, before_rec = relation_record(model, batches, seed)
         set_random_seed(seed)
-        runner.test_loop.select(loader)
-        runner.test()
-        steps = runner.test_loop.report.steps
+        steps = _walk(session, runner.model, loader)
         after, after_rec = relation_record(model, batches, seed)
-        runner.test_loop.session.adapter.reset()
+        session.adapter.reset()
         if source_r is None:
             source_r = before
         tasks = before_rec['tasks']

@@ -16,12 +16,19 @@ from mmengine.dist import is_main_process
 from mmengine.logging import print_log
 
 from s4t_mm.engine.hooks import TaskSyncHook
+from s4t_mm.engine.runner import DomainResults
+from s4t_mm.registry import HOOKS
 from s4t_mm.tta.protocols import protocol_config
+from s4t_mm.utils import registered_class
 from s4t_mm.visualization.sync_plots import plot_sync
-from .adaptation import (DomainResults, build_runner, evaluate_domain,
-                         result_key, tta_hook_cfg, with_seed)
+from .adaptation import build_runner
+from .adaptation_config import (is_paper_protocol, result_key, tta_hook_cfg,
+                                with_seed)
 
-SYNC_HOOK_TYPES = ('TaskSyncHook', 's4t_mm.TaskSyncHook')
+
+def _is_sync_hook(entry: dict) -> bool:
+    cls = registered_class(HOOKS, entry.get('type'))
+    return cls is not None and issubclass(cls, TaskSyncHook)
 
 
 def with_sync_hook(cfg: Config, interval: int,
@@ -35,17 +42,17 @@ def with_sync_hook(cfg: Config, interval: int,
         raise ValueError('the config has no TestTimeAdaptHook in '
                          'custom_hooks; there is no adaptation to analyse')
     protocol = protocol_config(tta.get('protocol'))
-    if protocol.get('type') != 'paper':
+    if not is_paper_protocol(protocol):
         raise ValueError(f'the synchronisation analysis needs the paper '
                          f'protocol (adapt, then evaluate), the config uses '
                          f'{protocol.get("type")!r}')
     if steps is not None:
         protocol['steps'] = steps
     tta['protocol'] = protocol
-    cfg.custom_hooks = [
-        h for h in cfg.custom_hooks if h.get('type') not in SYNC_HOOK_TYPES
-    ] + [dict(type='TaskSyncHook', interval=interval, analysis=True,
-              tolerance=tolerance, plot=False)]
+    cfg.custom_hooks = [h for h in cfg.custom_hooks
+                        if not _is_sync_hook(h)] + [
+        dict(type='TaskSyncHook', interval=interval, analysis=True,
+             tolerance=tolerance, plot=False)]
     return cfg
 
 
@@ -56,7 +63,8 @@ def run_sync_analysis(cfg: Config, checkpoint: str, domains: Sequence[dict],
                       tolerance: float = 0.0) -> Dict[str, dict]:
     """Reset, adapt step by step and score every ``interval`` steps, on each
     domain; one runner walks the domains as
-    :func:`s4t_mm.apis.adaptation.run_domains` does. ``seed`` sets the
+    :func:`s4t_mm.apis.adaptation.run_domains` does, its
+    :class:`TaskSyncHook` observing the adaptation. ``seed`` sets the
     adaptation's random draws and batch (:func:`with_seed`).
 
     Returns ``{domain: sync_report}``. Each domain's plot goes to the
@@ -67,12 +75,13 @@ def run_sync_analysis(cfg: Config, checkpoint: str, domains: Sequence[dict],
     """
     run_cfg = with_sync_hook(with_seed(cfg, seed), interval, steps,
                              tolerance)
-    runner = build_runner(run_cfg, checkpoint, domains, seed, work_dir, name)
+    runner = build_runner(run_cfg, checkpoint, domains, True, seed, work_dir,
+                          name)
+    runner.test()
     hook = next(h for h in runner.hooks if isinstance(h, TaskSyncHook))
     reports = {}
-    for domain in domains:
-        evaluate_domain(runner, run_cfg, domain)
-        report = dict(hook.reports[-1])
+    for domain, report in zip(domains, hook.reports):
+        report = dict(report)
         image = f'sync_{name}_{domain["name"]}'
         if is_main_process():
             out_file = plot_sync(

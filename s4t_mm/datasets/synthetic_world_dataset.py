@@ -63,6 +63,19 @@ def sample_rngs(seed: int, split: str, index: int,
     return geometry, appearance
 
 
+def sample_intrinsics(split: str, index: int, seed: int = 0,
+                      img_size: Union[int, Sequence[int]] = 128,
+                      geometry: str = 'source') -> np.ndarray:
+    """The (3, 3) camera matrix of sample ``index`` (``cam2img``, see
+    :meth:`.synthetic.Camera.intrinsics`), drawn as :func:`render_sample`
+    draws its scene but without rendering it (the style does not change
+    the scene)."""
+    height, width = _as_size(img_size)
+    geometry_rng, _ = sample_rngs(seed, split, index, 'source')
+    scene = sample_scene(geometry_rng, get_geometry(geometry))
+    return scene.camera.intrinsics(height, width)
+
+
 def render_sample(style: str,
                   split: str,
                   index: int,
@@ -124,9 +137,11 @@ class SyntheticWorldDataset(BaseDataset):
 
     Each sample is a dict with ``img`` (H, W, 3) uint8 BGR, ``tasks``,
     ``gt_<task>`` maps in the s4t_mm label conventions, ``img_path``
-    (``'synthetic://<domain>/<split>/<i>'``), ``ori_shape``, ``img_shape``
-    and ``domain``: the style, or ``'<geometry>+<style>'`` for a geometry
-    other than 'source'.
+    (``'synthetic://<domain>/<split>/<i>'``), ``ori_shape``, ``img_shape``,
+    ``cam2img`` (the camera's (3, 3) pinhole matrix as nested lists, see
+    :func:`sample_intrinsics`; the renderer's camera, so it is exact) and
+    ``domain``: the style, or ``'<geometry>+<style>'`` for a geometry other
+    than 'source'.
     """
     METAINFO = dict(
         classes=CLASS_NAMES,
@@ -200,6 +215,8 @@ class SyntheticWorldDataset(BaseDataset):
             tasks=list(self.tasks),
             ori_shape=self.img_size,
             img_shape=self.img_size,
+            cam2img=sample_intrinsics(self.split, i, self.seed,
+                                      self.img_size, self.geometry).tolist(),
             domain=self.domain)
         for task in self.tasks:
             gt = maps[task]

@@ -1,5 +1,6 @@
 """Taskonomy for multi-task dense prediction."""
 import csv
+import json
 import logging
 import os
 import os.path as osp
@@ -26,10 +27,14 @@ TASKONOMY_LAYOUT = """\
   domain depth_zbuffer    uint16, 1/512 m per unit, 65535 = invalid
   domain normal           RGB, n = -(2 * v / 255 - 1)
   domain edge_occlusion   uint16 occlusion-edge strength
+<data_root>/point_info/taskonomy/<building>/
+    point_<p>_view_<v>_domain_point_info.json   optional camera metadata
+  (field_of_view_rads: horizontal FOV; resolution: its image width)
 buildings: a list in the config, or a file (.txt: one per line; .csv: the
 official split table with a header row: building,train,val,test)"""
 
-_VIEW_FILE = re.compile(r'^point_(\d+)_view_(\d+)_domain_(\w+)\.png$')
+_VIEW_FILE = re.compile(r'^point_(\d+)_view_(\d+)_domain_(\w+)(\.png|\.json)$')
+POINT_INFO_DOMAIN = 'point_info'
 
 # The reference scales edge_occlusion by 0.00625 * 2**16 into [-1, 1]; an
 # edge is where that target is positive, i.e. a raw value above half scale.
@@ -68,6 +73,25 @@ def decode_taskonomy_edge_strength_png(
     return strength.astype(np.float32)
 
 
+def point_info_intrinsics(path: str) -> list:
+    """The (3, 3) camera matrix, as nested lists, of a Taskonomy view from
+    its ``point_info`` JSON: ``f = resolution / 2 / tan(fov / 2)`` with the
+    horizontal ``field_of_view_rads``, square pixels and the principal
+    point at the centre of the ``resolution``-wide square image (pixel
+    centres at integer coordinates)."""
+    with open(path) as f:
+        info = json.load(f)
+    missing = [k for k in ('field_of_view_rads', 'resolution')
+               if k not in info]
+    if missing:
+        raise KeyError(f'Taskonomy point_info {path} has no {missing}; '
+                       f'its keys: {sorted(info)}')
+    size = float(info['resolution'])
+    focal = 0.5 * size / np.tan(0.5 * float(info['field_of_view_rads']))
+    centre = 0.5 * size - 0.5
+    return [[focal, 0.0, centre], [0.0, focal, centre], [0.0, 0.0, 1.0]]
+
+
 @DATASETS.register_module()
 class TaskonomyDataset(BaseMultiTaskDataset):
     """Taskonomy views with semseg, depth, normals and edges.
@@ -81,6 +105,10 @@ class TaskonomyDataset(BaseMultiTaskDataset):
     view (``view_order='numeric'``) or by file name (``'filename'``: the
     order of the S4T reference's sorted directory listing, where point_10
     comes before point_2; it decides which views form the first batch).
+    Where a view has a ``point_info`` JSON, its sample carries the camera
+    matrix ``cam2img`` of the stored image (focal length ``resolution / 2 /
+    tan(field_of_view_rads / 2)``, square pixels, centred principal point),
+    for :class:`CanonicalCamera` and the consistency energy.
 
     Args:
         data_root: dataset root (from the config).
@@ -198,6 +226,8 @@ class TaskonomyDataset(BaseMultiTaskDataset):
                 task: self._list_views(building, d) or {}
                 for task, d in self.TASK_DOMAINS.items() if task in self.tasks
             }
+            point_info = self._list_views(building, POINT_INFO_DOMAIN,
+                                          '.json') or {}
             order = None if self.view_order == 'numeric' else \
                 (lambda k: osp.basename(views[k]))
             for key in sorted(views, key=order):
@@ -212,6 +242,8 @@ class TaskonomyDataset(BaseMultiTaskDataset):
                 data_list.append(self.sample(
                     views[key], {t: v[key] for t, v in task_views.items()},
                     f'{building}/point_{key[0]}_view_{key[1]}'))
+                if key in point_info:
+                    data_list[-1]['point_info_path'] = point_info[key]
         if skipped:
             print_log(
                 f'Taskonomy: skipped incomplete data under {self.data_root} '
@@ -224,6 +256,13 @@ class TaskonomyDataset(BaseMultiTaskDataset):
                 f'buildings {self._building_list()} and tasks '
                 f'{list(self.tasks)}; expected layout:\n{TASKONOMY_LAYOUT}')
         return data_list
+
+    def get_data_info(self, idx: int) -> dict:
+        info = super().get_data_info(idx)
+        path = info.pop('point_info_path', None)
+        if path is not None:
+            info['cam2img'] = point_info_intrinsics(path)
+        return info
 
     def _building_list(self) -> list:
         if not isinstance(self.buildings, str):
@@ -256,10 +295,10 @@ class TaskonomyDataset(BaseMultiTaskDataset):
             self._folder(building, domain),
             f'point_{key[0]}_view_{key[1]}_domain_{domain}.png')
 
-    def _list_views(self, building: str,
-                    domain: str) -> Optional[Dict[Tuple[int, int], str]]:
-        """``{(point, view): path}`` of one building and domain, or None
-        when its folder does not exist."""
+    def _list_views(self, building: str, domain: str, suffix: str = '.png'
+                    ) -> Optional[Dict[Tuple[int, int], str]]:
+        """``{(point, view): path}`` of one building and domain (files
+        ending in ``suffix``), or None when its folder does not exist."""
         folder = self._folder(building, domain)
         if not osp.isdir(folder):
             return None
@@ -267,7 +306,8 @@ class TaskonomyDataset(BaseMultiTaskDataset):
         with os.scandir(folder) as entries:
             for entry in entries:
                 match = _VIEW_FILE.match(entry.name)
-                if match and match.group(3) == domain:
+                if match and match.group(3) == domain and \
+                        match.group(4) == suffix:
                     key = (int(match.group(1)), int(match.group(2)))
                     views[key] = entry.path
         return views

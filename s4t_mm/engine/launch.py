@@ -20,7 +20,8 @@ def add_common_args(parser: argparse.ArgumentParser,
                     launcher: bool = True,
                     work_dir_required: bool = False,
                     with_seeds: bool = True,
-                    with_domains: bool = True) -> None:
+                    with_domains: bool = True,
+                    with_cfg_options: bool = True) -> None:
     """The flags every tool in ``tools/`` spells and means the same way:
 
     - ``--work-dir``: where logs and results go (``--out-dir``, an older
@@ -36,8 +37,9 @@ def add_common_args(parser: argparse.ArgumentParser,
     - and, added by :func:`add_checkpoint_arg`, ``--checkpoint``.
 
     ``seeds`` and ``domains`` are the defaults (None: the tool decides);
-    ``with_seeds=False`` / ``with_domains=False`` / ``launcher=False`` leave
-    a flag out of a tool that has no use for it.
+    ``with_seeds=False`` / ``with_domains=False`` / ``launcher=False`` /
+    ``with_cfg_options=False`` leave a flag out of a tool that has no use
+    for it.
     """
     parser.add_argument('--work-dir', '--out-dir', dest='work_dir',
                         required=work_dir_required,
@@ -55,9 +57,10 @@ def add_common_args(parser: argparse.ArgumentParser,
                             help='config key of the target domain list, '
                             'e.g. validation_domains to choose '
                             'hyper-parameters')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config keys, e.g. '
-                        'train_cfg.max_iters=10')
+    if with_cfg_options:
+        parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                            help='override config keys, e.g. '
+                            'train_cfg.max_iters=10')
     if launcher:
         parser.add_argument('--launcher', default='none', choices=LAUNCHERS,
                             help='job launcher; pytorch under torchrun')

@@ -14,6 +14,7 @@ from torch import Tensor
 
 from s4t_mm.registry import TASK_EVALUATORS
 from . import functional as F
+from .multi_task_gain import delta_m_candidates, metric_directions
 
 Thresholds = Union[int, Sequence[float]]
 Fit = Tuple[Tensor, Tensor]
@@ -296,7 +297,7 @@ class L1Evaluator(TaskEvaluator):
 
 
 #: The metric keys of the built-in tasks and their directions, and their
-#: delta_m candidates (derived; :func:`F.metric_directions` and
-#: :func:`F.delta_m_candidates` include tasks registered later).
-METRIC_DIRECTIONS = F.metric_directions()
-DELTA_M_KEYS = F.delta_m_candidates()
+#: delta_m candidates (derived; :func:`metric_directions` and
+#: :func:`delta_m_candidates` include tasks registered later).
+METRIC_DIRECTIONS = metric_directions()
+DELTA_M_KEYS = delta_m_candidates()

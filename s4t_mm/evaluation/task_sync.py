@@ -12,7 +12,7 @@ domains.
 """
 from typing import Dict, List, Optional, Sequence
 
-from .functional import delta_m_keys, metric_direction
+from .multi_task_gain import delta_m_keys, metric_direction
 
 
 def task_of(name: str) -> str:
@@ -80,7 +80,7 @@ def sync_report(steps: Sequence[int],
             first one before adapting (step 0).
         metrics: one metrics dict per step.
         keys: one metric per task; default the delta_m metric of every task
-            found (:func:`~s4t_mm.evaluation.functional.delta_m_keys`).
+            found (:func:`~s4t_mm.evaluation.multi_task_gain.delta_m_keys`).
         losses: self-supervised loss terms of every adaptation step.
         tolerance: of :func:`best_steps`, in percentage points.
 

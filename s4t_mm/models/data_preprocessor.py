@@ -22,8 +22,13 @@ class MultiTaskDataPreprocessor(BaseDataPreprocessor):
     in the batch rounded up to ``size_divisor``. Every ``gt_<task>`` map is
     padded with that task's ignore value (``task_pad_vals`` overrides the
     defaults of :mod:`s4t_mm.structures.task_maps`), so padding never becomes
-    a label. ``img_shape`` keeps the unpadded size so predictions can be
-    cropped back; ``pad_shape`` and ``batch_input_shape`` record the batch.
+    a label. A map of another size than its image (a test pipeline that
+    resampled the image but kept the labels at the original size, as
+    mmseg's do and :class:`~s4t_mm.datasets.transforms.CanonicalCamera`
+    does) is left as it is: the prediction is mapped back to its
+    ``ori_shape``. ``img_shape`` keeps the unpadded size so predictions can
+    be cropped back; ``pad_shape`` and ``batch_input_shape`` record the
+    batch.
 
     Args:
         mean, std: per-channel statistics in the output channel order.
@@ -89,6 +94,8 @@ class MultiTaskDataPreprocessor(BaseDataPreprocessor):
                 for key in sample.keys():
                     if key.startswith(GT_PREFIX):
                         field = sample.get(key)
+                        if field.shape != tuple(img.shape[-2:]):
+                            continue  # scored at ori_shape, left as is
                         task = key[len(GT_PREFIX):]
                         padded = self._pad(field.data, batch_shape,
                                            self.task_pad_val(task))

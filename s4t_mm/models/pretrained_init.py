@@ -7,8 +7,7 @@ import torch
 import torch.nn as nn
 from mmengine.model.weight_init import PretrainedInit, update_init_info
 
-from s4t_mm.engine.checkpoint import (CheckpointMismatchError,
-                                      load_model_checkpoint)
+from s4t_mm.fileio import CheckpointMismatchError, load_model_checkpoint
 from s4t_mm.registry import WEIGHT_INITIALIZERS
 
 

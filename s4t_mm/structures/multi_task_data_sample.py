@@ -1,8 +1,11 @@
 """One image's ground truth and predictions for several dense tasks."""
-from typing import List, Optional
+from typing import Dict, List, Optional, Sequence
 
+import torch
 from mmengine.structures import BaseDataElement, PixelData
 from torch import Tensor
+
+from .task_maps import task_map_spec
 
 GT_PREFIX = 'gt_'
 PRED_PREFIX = 'pred_'
@@ -65,6 +68,33 @@ def without_ground_truth(sample: BaseDataElement) -> BaseDataElement:
         if not key.startswith(GT_PREFIX):
             stripped.set_field(sample.get(key), key)
     return stripped
+
+
+def stack_ground_truth(data_samples: Sequence[MultiTaskDataSample],
+                       tasks: Sequence[str], size) -> Dict[str, Tensor]:
+    """Each task's ground truth batched, (N, C_t, H, W) with (H, W) the
+    batched input ``size``; samples without a task's label contribute an
+    all-ignore map."""
+    targets = {}
+    for task in tasks:
+        maps = [s.gt(task) for s in data_samples]
+        if all(m is None for m in maps):
+            available = sorted({t for s in data_samples for t in s.gt_tasks})
+            raise KeyError(f'no ground truth for task {task!r} in the '
+                           f'batch; the samples carry {available}. Add it '
+                           'to the dataset tasks or remove the head')
+        template = next(m for m in maps if m is not None)
+        ignore = task_map_spec(task).ignore_value
+        targets[task] = torch.stack([
+            m if m is not None else torch.full_like(template, ignore)
+            for m in maps
+        ])
+        if tuple(targets[task].shape[-2:]) != tuple(size):
+            raise ValueError(
+                f'{task} ground truth of size '
+                f'{tuple(targets[task].shape[-2:])} does not match the '
+                f'batched input size {tuple(size)}')
+    return targets
 
 
 def _tasks_with_prefix(sample: BaseDataElement, prefix: str) -> List[str]:

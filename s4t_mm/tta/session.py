@@ -1,5 +1,6 @@
 """One adaptation flow (adapter, protocol, seed rule) shared by every caller:
-the test loop's hook, the inferencer and the analysis APIs."""
+the test-time adaptation loop, the hook of plain test loops, the inferencer
+and the analysis APIs."""
 from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -9,7 +10,7 @@ from mmengine.structures import BaseDataElement
 
 from s4t_mm.registry import ADAPTERS
 from s4t_mm.structures import without_ground_truth
-from s4t_mm.utils import check_config_keys, unwrap_model
+from s4t_mm.utils import build_checked, unwrap_model
 from .protocols import build_protocol
 
 
@@ -34,19 +35,6 @@ class AdaptationReport:
         return self.stats.get('steps', 0)
 
 
-def build_adapter(cfg: dict):
-    """A registered adapter from its config; an unknown name or key is an
-    error naming the valid ones."""
-    name = cfg.get('type', '')
-    adapter_cls = ADAPTERS.get(name)
-    if adapter_cls is None:
-        valid = ', '.join(sorted(ADAPTERS.module_dict))
-        raise ValueError(f'unknown adapter (method) {name!r}; registered '
-                         f'adapters: {valid}')
-    check_config_keys(adapter_cls, cfg, 'adapter')
-    return ADAPTERS.build(dict(cfg, _scope_='s4t_mm'))
-
-
 class AdaptationSession:
     """An adapter driven by a protocol over target domains, with one seed
     rule, for whatever predicts the batches::
@@ -65,12 +53,19 @@ class AdaptationSession:
     ground truth is preprocessed for it, and the caller's test step
     preprocesses the batch again to predict it. A caller that predicts
     through :meth:`predict` sets :attr:`reuse_preprocessing` (the
-    :class:`~s4t_mm.engine.MultiDomainTestLoop`, the inferencer): the batch
+    :class:`~s4t_mm.engine.TestTimeAdaptLoop`, the inferencer): the batch
     being predicted is then preprocessed once, labels and all as
     ``test_step`` would, its images go to the adapter and :meth:`predict`
     reuses the whole, so the metric scores exactly what a plain test step
     would have given it. Batches that are only adapted on (the paper
     protocol's) are always stripped of their labels first.
+
+    Observers (:meth:`add_observer`) watch the adaptation step by step
+    without being part of it: each may define
+    ``before_adapt_step(session)`` and ``after_adapt_step(session)``,
+    called around every adaptation step in the order they were added
+    (e.g. :class:`~s4t_mm.engine.hooks.TaskSyncHook` reads
+    ``session.adapter.last_losses`` after each step).
 
     Args:
         adapter: config of a registered adapter (``S4TAdapter``, ...).
@@ -80,18 +75,21 @@ class AdaptationSession:
             that batch's adaptation (:meth:`batch_seed`).
         protocol_defaults: per protocol name, keys filled in where
             ``protocol`` leaves them unset.
+        reuse_preprocessing: the caller predicts through :meth:`predict`.
     """
 
     def __init__(self, adapter: dict,
                  protocol: Union[str, dict, None] = None, seed: int = 0,
-                 protocol_defaults: Optional[Dict[str, dict]] = None):
-        self.adapter = build_adapter(adapter)
+                 protocol_defaults: Optional[Dict[str, dict]] = None,
+                 reuse_preprocessing: bool = False):
+        self.adapter = build_checked(ADAPTERS, adapter, 'adapter')
         self.protocol = build_protocol(protocol, protocol_defaults)
         self.seed = seed
         #: the caller predicts through :meth:`predict`, which reuses the
         #: preprocessing of an adapted batch
-        self.reuse_preprocessing = False
+        self.reuse_preprocessing = reuse_preprocessing
         self.model: Optional[torch.nn.Module] = None
+        self._observers: List[object] = []
         self._stats_before: Dict[str, int] = {}
         # the batch being predicted: (batch_idx, data_batch, preprocessed)
         self._batch: Optional[Tuple[int, dict, Optional[dict]]] = None
@@ -102,6 +100,23 @@ class AdaptationSession:
         if self.model is not model:
             self.model = model
             self.adapter.bind(model)
+
+    def add_observer(self, observer) -> None:
+        """Call ``observer.before_adapt_step(self)`` and
+        ``observer.after_adapt_step(self)`` (where it defines them) around
+        every adaptation step from now on; adding one twice adds it once."""
+        if not self._observers:  # the adapter calls the session from now
+            self.adapter.register_step_callback(
+                before=lambda _: self._notify('before_adapt_step'),
+                after=lambda _: self._notify('after_adapt_step'))
+        if not any(o is observer for o in self._observers):
+            self._observers.append(observer)
+
+    def _notify(self, event: str) -> None:
+        for observer in self._observers:
+            callback = getattr(observer, event, None)
+            if callback is not None:
+                callback(self)
 
     def after_load_checkpoint(self, checkpoint: dict) -> None:
         """Hand the loaded source checkpoint to the adapter's normalisation
@@ -164,14 +179,12 @@ class AdaptationSession:
 
     def report(self) -> AdaptationReport:
         """The current domain's adaptation so far."""
+        norm = self.adapter.norm_policy.report()
         return AdaptationReport(
             stats={k: v - self._stats_before.get(k, 0)
                    for k, v in self.adapter.stats.items()},
             events=list(self.adapter.events),
-            norm_weights=dict(getattr(self.adapter.norm_policy,
-                                      'last_weights', {})),
-            norm_scores=dict(getattr(self.adapter.norm_policy,
-                                     'last_scores', {})))
+            norm_weights=dict(norm.weights), norm_scores=dict(norm.scores))
 
     def batch_seed(self, data_batch: dict, batch_idx: int) -> int:
         """The seed of the adaptation on a batch, from the ``sample_idx`` of

@@ -24,9 +24,7 @@ class StateSnapshot:
         for name, tensor in tensors:
             self.names.append(name)
             self._live.append(tensor)
-        # The copies live in one flat tensor per (device, dtype), so that
-        # :meth:`keep_or_restore` is a few kernels, not one per tensor.
-        self._groups: List[Tuple[List[int], torch.Tensor]] = []
+        # the copies live in one flat tensor per (device, dtype)
         self._saved: List[torch.Tensor] = [None] * len(self._live)
         by_kind = defaultdict(list)
         for i, t in enumerate(self._live):
@@ -41,7 +39,6 @@ class StateSnapshot:
                     self._saved[i] = flat[offset:offset + n].view(
                         self._live[i].shape)
                     offset += n
-                self._groups.append((indices, flat))
 
     @property
     def tensors(self):
@@ -57,26 +54,24 @@ class StateSnapshot:
     @torch.no_grad()
     def restore(self) -> None:
         """Write the saved values back into the live tensors."""
-        if self._live:
-            torch._foreach_copy_([t.data for t in self._live], self._saved)
+        for live, saved in zip(self._live, self._saved):
+            live.data.copy_(saved)
 
     @torch.no_grad()
     def update(self) -> None:
         """Take the live values as the new saved state."""
-        if self._live:
-            torch._foreach_copy_(self._saved, [t.data for t in self._live])
+        for live, saved in zip(self._live, self._saved):
+            saved.copy_(live.data)
 
     @torch.no_grad()
     def keep_or_restore(self, keep: torch.Tensor) -> None:
         """Where the 0-dim boolean ``keep`` is true take the live values as
         the saved state, else write the saved values back, without reading
-        ``keep`` on the host (no synchronisation with a GPU)."""
-        for indices, flat in self._groups:
-            live = [self._live[i].data for i in indices]
-            torch.where(keep.to(flat.device),
-                        torch.cat([t.reshape(-1) for t in live]), flat,
-                        out=flat)
-            torch._foreach_copy_(live, [self._saved[i] for i in indices])
+        ``keep`` on the host (no synchronisation with a GPU). Tensor by
+        tensor, so each pair is still in the cache for its second pass."""
+        for live, saved in zip(self._live, self._saved):
+            torch.where(keep.to(saved.device), live.data, saved, out=saved)
+            live.data.copy_(saved)
 
     def matches(self) -> bool:
         """Whether the live tensors equal the saved ones bitwise."""

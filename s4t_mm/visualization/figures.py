@@ -19,21 +19,30 @@ def figure_to_rgb(fig) -> np.ndarray:
 
 def add_figure(fig, name: str, visualizer: Optional[Visualizer] = None,
                out_file: Optional[str] = None, step: int = 0) -> np.ndarray:
-    """Render ``fig`` and record it as image ``name`` at ``step`` in every
-    vis backend of ``visualizer`` (``LocalVisBackend`` writes
-    ``<save_dir>/vis_image/<name>_<step>.png``; TensorBoard and WandB
-    receive it too) and, with ``out_file``, also as a PNG there, written
-    atomically (a stable path for tools and docs).
+    """Render ``fig`` and publish it (:func:`publish_image`).
 
     Returns:
         The ``(H, W, 3)`` uint8 RGB image.
     """
-    image = figure_to_rgb(fig)
+    return publish_image(figure_to_rgb(fig), name, visualizer, out_file,
+                         step)
+
+
+def publish_image(image: np.ndarray, name: str,
+                  visualizer: Optional[Visualizer] = None,
+                  out_file: Optional[str] = None,
+                  step: int = 0) -> np.ndarray:
+    """Record the ``(H, W, 3)`` uint8 RGB ``image`` as image ``name`` at
+    ``step`` in every vis backend of ``visualizer`` (``LocalVisBackend``
+    writes ``<save_dir>/vis_image/<name>_<step>.png``; TensorBoard and
+    WandB receive it too) and, with ``out_file``, also as a PNG there,
+    written atomically (a stable path for tools and docs). Returns
+    ``image``."""
     if out_file is not None:
-        ok, png = cv2.imencode('.png', image[..., ::-1])
+        ok, png = cv2.imencode('.png', np.ascontiguousarray(image[..., ::-1]))
         if not ok:
-            raise IOError(f'could not encode figure {name!r} as PNG')
-        # atomic: s4t_mm.engine.checkpoint's 'atomic_local' backend
+            raise IOError(f'could not encode image {name!r} as PNG')
+        # atomic: s4t_mm.fileio's 'atomic_local' backend
         get_file_backend(out_file, backend_args=dict(
             backend='atomic_local')).put(png.tobytes(), out_file)
     if visualizer is not None:

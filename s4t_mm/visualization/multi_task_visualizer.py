@@ -1,12 +1,9 @@
 """Draw the image, ground truth and predictions of every task side by side."""
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import cv2
 import matplotlib
 import mmcv
 import numpy as np
-import torch
-import torch.nn.functional as F
 from mmengine.dist import master_only
 from mmengine.structures import BaseDataElement, PixelData
 from mmengine.visualization import Visualizer
@@ -15,6 +12,10 @@ from s4t_mm.registry import VISUALIZERS
 from s4t_mm.structures.multi_task_data_sample import GT_PREFIX, PRED_PREFIX
 from s4t_mm.structures.task_maps import task_map_spec
 from s4t_mm.tasks import TaskSpecView, task_spec, task_specs
+from .map_keys import (MIN_KEY_WIDTH, put_text, task_key, text_width,
+                       with_keys)
+from .task_map_values import (as_chw, as_rgb_image, shared_range,
+                              valid_values)
 
 #: How a task's map is drawn: ``palette`` (class colours blended over the
 #: image), ``colormap`` (a scalar map through a colour map, one range shared
@@ -25,11 +26,12 @@ STYLES = ('palette', 'colormap', 'normals', 'overlay')
 #: ``{task: style}`` of the task specs that declare one (a live view).
 TASK_STYLES = TaskSpecView('style')
 IGNORE_COLOR = (128, 128, 128)
+#: Units of scalar maps where ``dataset_meta`` gives none
+#: (``'<task>_units'``): the depth decoders of our datasets give metres.
+DEFAULT_UNITS = dict(depth='m')
 _BACKGROUND = 255
 _SPACING = 2
 _HEADER = 16
-_FONT = cv2.FONT_HERSHEY_SIMPLEX
-_FONT_SCALE = 0.4
 
 
 @VISUALIZERS.register_module()
@@ -65,6 +67,11 @@ class MultiTaskVisualizer(Visualizer):
             map: categorical -> palette, unit vectors -> normals, one
             channel -> colormap.
         draw_labels: write column and row names around the grid.
+        draw_keys: draw under a grid or picture what its colours mean
+            (:mod:`~s4t_mm.visualization.map_keys`): the classes present,
+            a colour bar with the units (``dataset_meta['<task>_units']``,
+            else ``units``), the RGB of normals, the edge probability.
+        units: task -> units of its values, over :data:`DEFAULT_UNITS`.
     """
 
     def __init__(self,
@@ -77,6 +84,8 @@ class MultiTaskVisualizer(Visualizer):
                  cmap: str = 'magma',
                  task_styles: Optional[Dict[str, str]] = None,
                  draw_labels: bool = True,
+                 draw_keys: bool = False,
+                 units: Optional[Dict[str, str]] = None,
                  **kwargs):
         super().__init__(name, image, vis_backends, save_dir, **kwargs)
         if not 0.0 <= alpha <= 1.0:
@@ -90,6 +99,8 @@ class MultiTaskVisualizer(Visualizer):
         self.cmap = matplotlib.colormaps[cmap]
         self.task_styles = dict(task_styles or {})
         self.draw_labels = draw_labels
+        self.draw_keys = draw_keys
+        self.units = dict(DEFAULT_UNITS, **(units or {}))
 
     # -- one task map ----------------------------------------------------
     def task_style(self, task: str, channels: int) -> str:
@@ -134,7 +145,7 @@ class MultiTaskVisualizer(Visualizer):
         Returns:
             ``(H, W, 3)`` uint8 RGB tile.
         """
-        data = _as_chw(data, image.shape[:2])
+        data = as_chw(data, image.shape[:2])
         style = self.task_style(task, data.shape[0])
         spec = task_map_spec(task)
         if is_gt:
@@ -178,6 +189,24 @@ class MultiTaskVisualizer(Visualizer):
                        for i in range(len(colors), needed)]
         return np.asarray(colors, dtype=np.float32)
 
+    def draw_task_picture(self, task: str, data, image: np.ndarray,
+                          is_gt: bool = False) -> np.ndarray:
+        """One task map over ``image`` (:meth:`draw_task_map`, scalar maps
+        over their own 2nd-98th percentile) and, with ``draw_keys``, its
+        key under it."""
+        data = as_chw(data, image.shape[:2])
+        values = valid_values(task, data, is_gt, image.shape[:2])
+        style = self.task_style(task, data.shape[0])
+        value_range = shared_range([values]) if style == 'colormap' \
+            else None
+        tile = self.draw_task_map(task, data, image, is_gt=is_gt,
+                                  value_range=value_range)
+        if not self.draw_keys:
+            return tile
+        return with_keys(tile, [task_key(
+            self, task, style, values, value_range,
+            max(tile.shape[1], MIN_KEY_WIDTH))])
+
     # -- grids -----------------------------------------------------------
     def draw_grid(self, image: np.ndarray,
                   rows: Sequence[Tuple[str, BaseDataElement, bool]],
@@ -186,37 +215,43 @@ class MultiTaskVisualizer(Visualizer):
         every task with a map in some row), one row per ``(label,
         data_sample, is_gt)``; ``colormap`` tasks share one value range down
         their column. Missing maps leave their cell blank."""
-        image = _as_rgb_image(image)
+        image = as_rgb_image(image)
         if tasks is None:
             tasks = _tasks_of(rows, (self.dataset_meta or {}).get(
                 'tasks', ()))
-        tiles = []
+        tiles, keys = [], []
         for task in tasks:
             maps = [(_field(s, task, is_gt), is_gt) for _, s, is_gt in rows]
             column_range = None
             channels = next((m.shape[0] if m.ndim == 3 else 1
                              for m, _ in maps if m is not None), 1)
-            if self.task_style(task, channels) == 'colormap':
-                column_range = shared_range([
-                    _valid_values(task, m, g, image.shape[:2])
-                    for m, g in maps if m is not None])
+            style = self.task_style(task, channels)
+            values = [valid_values(task, m, g, image.shape[:2])
+                      for m, g in maps if m is not None]
+            if style == 'colormap':
+                column_range = shared_range(values)
             tiles.append([
                 None if m is None else self.draw_task_map(
                     task, m, image, is_gt=g, value_range=column_range)
                 for m, g in maps])
+            if self.draw_keys and values:
+                keys.append((task, style, np.concatenate(
+                    [v.ravel() for v in values]), column_range))
         grid = [[image] + [column[r] for column in tiles]
                 for r in range(len(rows))]
-        return self._assemble(grid, ['image'] + list(tasks),
-                              [label for label, _, _ in rows],
-                              image.shape[:2])
+        canvas = self._assemble(grid, ['image'] + list(tasks),
+                                [label for label, _, _ in rows],
+                                image.shape[:2])
+        width = max(canvas.shape[1], MIN_KEY_WIDTH)
+        return with_keys(canvas, [task_key(self, *key, max_width=width)
+                                  for key in keys])
 
     def _assemble(self, grid, col_names, row_names, size) -> np.ndarray:
         h, w = size
         header = _HEADER if self.draw_labels else 0
         label_w = 0
         if self.draw_labels:
-            label_w = max(cv2.getTextSize(n, _FONT, _FONT_SCALE, 1)[0][0]
-                          for n in row_names) + 2 * _SPACING
+            label_w = max(text_width(n) for n in row_names) + 2 * _SPACING
         canvas = np.full(
             (header + len(grid) * (h + _SPACING) + _SPACING,
              label_w + len(col_names) * (w + _SPACING) + _SPACING, 3),
@@ -228,12 +263,12 @@ class MultiTaskVisualizer(Visualizer):
                 if tile is not None:
                     canvas[y:y + h, x:x + w] = tile
             if self.draw_labels:
-                _put_text(canvas, row_names[r], _SPACING, y + h // 2 + 4,
-                          label_w - _SPACING)
+                put_text(canvas, row_names[r], _SPACING, y + h // 2 + 4,
+                         label_w - _SPACING)
         if self.draw_labels:
             for c, name in enumerate(col_names):
                 x = label_w + _SPACING + c * (w + _SPACING)
-                _put_text(canvas, name, x, header - 4, w)
+                put_text(canvas, name, x, header - 4, w)
         return canvas
 
     @master_only
@@ -269,7 +304,7 @@ class MultiTaskVisualizer(Visualizer):
             if draw_pred and _task_fields(data_sample, PRED_PREFIX):
                 rows.append(('prediction', data_sample, False))
         drawn = self.draw_grid(image, rows) if rows else \
-            _as_rgb_image(image)
+            as_rgb_image(image)
         self._publish(name, drawn, show, wait_time, out_file, step)
         return drawn
 
@@ -314,54 +349,6 @@ class MultiTaskVisualizer(Visualizer):
             self.add_image(name, drawn, step)
 
 
-def shared_range(values: Sequence[np.ndarray]) -> Tuple[float, float]:
-    """(2nd, 98th) percentile of all values together, so one colour means
-    one value in every map drawn with it."""
-    flat = [np.asarray(v, dtype=np.float64).ravel() for v in values]
-    flat = np.concatenate(flat) if flat else np.zeros(0)
-    flat = flat[np.isfinite(flat)]
-    if flat.size == 0:
-        return 0.0, 1.0
-    low, high = np.percentile(flat, (2, 98))
-    if high <= low:
-        high = low + 1.0
-    return float(low), float(high)
-
-
-def _valid_values(task, data, is_gt, size) -> np.ndarray:
-    data = _as_chw(data, size)[0]
-    if is_gt:
-        data = data[data != task_map_spec(task).ignore_value]
-    return data
-
-
-def _as_chw(data, size) -> np.ndarray:
-    """A float ``(C, H, W)`` array at ``size`` (nearest resize)."""
-    if isinstance(data, PixelData):
-        data = data.data
-    tensor = torch.as_tensor(data).detach().cpu()
-    if tensor.ndim == 2:
-        tensor = tensor[None]
-    if tensor.ndim != 3:
-        raise ValueError(f'a task map must be (C, H, W) or (H, W), got '
-                         f'shape {tuple(tensor.shape)}')
-    tensor = tensor.float()
-    if tuple(tensor.shape[1:]) != tuple(size):
-        tensor = F.interpolate(tensor[None], size=tuple(size),
-                               mode='nearest')[0]
-    return tensor.numpy()
-
-
-def _as_rgb_image(image) -> np.ndarray:
-    image = np.asarray(image)
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=2)
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f'image must be (H, W, 3) RGB, got shape '
-                         f'{image.shape}')
-    return np.ascontiguousarray(image, dtype=np.uint8)
-
-
 def _field(sample: BaseDataElement, task: str, is_gt: bool):
     field = sample.get((GT_PREFIX if is_gt else PRED_PREFIX) + task)
     return field.data if isinstance(field, PixelData) else None
@@ -386,11 +373,3 @@ def _tasks_of(rows, meta_tasks: Sequence[str]) -> List[str]:
         return (order.index(task) if task in order else len(order), task)
 
     return sorted(tasks, key=rank)
-
-
-def _put_text(canvas, text, x, y, max_width) -> None:
-    while text and cv2.getTextSize(text, _FONT, _FONT_SCALE,
-                                   1)[0][0] > max_width:
-        text = text[:-1]
-    cv2.putText(canvas, text, (x, y), _FONT, _FONT_SCALE, (0, 0, 0), 1,
-                cv2.LINE_AA)

@@ -23,7 +23,8 @@ def ckpt(tmp_path_factory):
 def test_build_runner_leaves_the_config_alone(tmp_path, ckpt):
     cfg = tiny_tta_cfg(tmp_path, tmp_path / 'cache')
     before = copy.deepcopy(cfg.to_dict())
-    build_runner(cfg, ckpt, [FIRST, SECOND], 0, str(tmp_path), 'leave')
+    build_runner(cfg, ckpt, [FIRST, SECOND], True, 0, str(tmp_path),
+                 'leave')
     assert cfg.to_dict() == before
 
 
@@ -33,7 +34,7 @@ def test_each_runner_draws_into_its_own_log_dir(tmp_path, ckpt):
     cfg = tiny_tta_cfg(tmp_path, tmp_path / 'cache')
     cfg.visualizer = dict(type='MultiTaskVisualizer', name='visualizer',
                           vis_backends=[dict(type='LocalVisBackend')])
-    first, second = (build_runner(cfg, ckpt, [FIRST], 0,
+    first, second = (build_runner(cfg, ckpt, [FIRST], False, 0,
                                   str(tmp_path / d), 'same')
                      for d in ('a', 'b'))
     assert first.visualizer is not second.visualizer
@@ -52,3 +53,28 @@ def test_a_domain_does_not_inherit_the_previous_domains_settings(
     assert both['hall']['metrics'] == alone['hall']['metrics']
     # the two domains really differ, so equality above is not vacuous
     assert both['cool_fog']['metrics'] != alone['hall']['metrics']
+
+
+def test_the_hook_is_found_by_class_and_moved_into_the_loop(tmp_path):
+    """However the adaptation hook's type is spelled, the run's config has
+    its settings, seeded, in a TestTimeAdaptLoop and no hook left."""
+    from s4t_mm.apis import adaptation_run_cfg, tta_hook_cfg
+    from s4t_mm.engine.hooks import TestTimeAdaptHook
+    sync = dict(type='TaskSyncHook')
+    for spelling in ('TestTimeAdaptHook', 's4t_mm.TestTimeAdaptHook',
+                     TestTimeAdaptHook):
+        cfg = tiny_tta_cfg(tmp_path, tmp_path / 'cache', extra_hooks=[sync])
+        cfg.custom_hooks[0]['type'] = spelling
+        adapter = cfg.custom_hooks[0]['adapter']
+        assert tta_hook_cfg(cfg) is cfg.custom_hooks[0]
+        run = adaptation_run_cfg(cfg, [FIRST], True, 3, str(tmp_path), 'a')
+        assert run.custom_hooks == [sync]
+        assert run.test_cfg == dict(
+            type='s4t_mm.TestTimeAdaptLoop', domains=[FIRST],
+            results_dir=None, resume=False, adapter=adapter,
+            protocol=dict(type='paper', steps=4, num_batches=1, seed=3),
+            seed=3)
+        source = adaptation_run_cfg(cfg, [FIRST], False, 3, str(tmp_path),
+                                    's')
+        assert source.custom_hooks == [sync]
+        assert 'adapter' not in source.test_cfg

@@ -15,7 +15,7 @@ from mmengine.config import Config
 
 from s4t_mm.apis import run_domains
 from s4t_mm.apis.benchmark import method_configs
-from s4t_mm.engine.checkpoint import load_model_checkpoint
+from s4t_mm.fileio import load_model_checkpoint
 from s4t_mm.registry import MODELS
 from s4t_mm.utils import register_all_modules
 from ..test_tta.tiny_runner import (TARGETS, TASKS, save_tiny_checkpoint,

@@ -2,14 +2,19 @@
 cat) with a small S4T model whose checkpoint the tests write."""
 import json
 import os.path as osp
+import subprocess
+import sys
+import textwrap
 
 import cv2
 import numpy as np
 import pytest
 import torch
+from mmengine.infer import BaseInferencer
 
 from s4t_mm.apis import MultiTaskInferencer
 from s4t_mm.apis.inference_io import read_raw
+from s4t_mm.registry import INFERENCERS
 from .utils import (TASKS, chelsea_bgr, motorcycle_bgr, save_checkpoint,
                     small_cfg)
 
@@ -56,9 +61,9 @@ def test_every_task_at_the_input_size(checkpoint, tmp_path):
         for task in TASKS:
             picture = cv2.imread(str(out / record['outputs'][task]
                                      ['picture']))
-            assert picture.shape[0] == size[0]
-            # depth's picture carries a scale bar on its right
-            assert picture.shape[1] >= size[1]
+            # the map over the image, its key (legend, colour bar) below
+            assert picture.shape[0] > size[0]
+            assert picture.shape[1] == size[1]
             raw = read_raw(str(out / record['outputs'][task]['raw']),
                            summary['raw_encoding'][task])
             assert raw.shape[:2] == size
@@ -102,11 +107,120 @@ def test_adapting_changes_the_predictions(checkpoint, tmp_path):
     assert summary['guard']['restored_source'] == 0
     assert all(np.isfinite(v) for v in summary['losses'][0]['losses'].values())
     assert summary['time']['adapt_s_per_image'] > 0
-    for record in summary['images']:
-        panel = cv2.imread(str(out / record['panel']))
-        # image + 4 tasks side by side, source-only and adapted rows
-        assert panel.shape[1] > 5 * record['size'][1]
-        assert panel.shape[0] > 2 * record['size'][0]
+    palette = adapted.visualizer.palette('semseg', 6)
+    for record, old, new in zip(summary['images'], before,
+                                results['predictions']):
+        panel = cv2.imread(str(out / record['panel']))[..., ::-1]
+        h, w = record['size']
+        # image + 4 tasks side by side, source-only and adapted rows,
+        # under them the keys: the classes of both rows in their colours
+        assert panel.shape[1] > 5 * w
+        grid_h = 16 + 2 * (h + 2) + 2
+        assert panel.shape[0] > grid_h
+        keys = panel[grid_h:]
+        shown = set(np.unique(old['semseg'])) | set(np.unique(new['semseg']))
+        for class_id in range(6):
+            swatch = (keys == palette[class_id]).all(axis=2)
+            assert swatch.sum() >= (100 if class_id in shown else 0)
+            assert swatch.any() == (class_id in shown)
+
+
+def test_built_by_name_it_predicts_as_the_class_does(checkpoint):
+    image = cv2.resize(chelsea_bgr(), (96, 64))
+    built = INFERENCERS.build(dict(
+        type='MultiTaskInferencer', model=small_cfg(), weights=checkpoint,
+        device='cpu', show_progress=False))
+    assert isinstance(built, BaseInferencer)
+    direct = MultiTaskInferencer(small_cfg(), checkpoint, device='cpu',
+                                 show_progress=False)
+    for task in TASKS:
+        np.testing.assert_array_equal(built(image)['predictions'][0][task],
+                                      direct(image)['predictions'][0][task])
+
+
+def test_the_registry_finds_it_without_importing_apis_first():
+    """``locations``: a fresh interpreter that imports only the registry
+    finds the inferencer by name, and mmengine's root registry reaches it
+    by its scope."""
+    script = textwrap.dedent("""
+        from mmengine.registry import INFERENCERS as ROOT
+        from s4t_mm.registry import INFERENCERS
+        found = INFERENCERS.get('MultiTaskInferencer')
+        assert INFERENCERS.parent is ROOT
+        assert ROOT.get('s4t_mm.MultiTaskInferencer') is found
+        print(found.__module__)
+    """)
+    out = subprocess.run([sys.executable, '-c', script], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == 's4t_mm.apis.multi_task_inferencer'
+
+
+def test_non_finite_predictions_recover_as_in_the_test_loop(checkpoint):
+    """The session's one rule: the batch keeps its predictions (it is not
+    predicted again) and the adapter restores its last good state for the
+    batches that follow."""
+    inferencer = MultiTaskInferencer(
+        small_cfg(), checkpoint, device='cpu', adapter=S4T,
+        protocol=dict(type='online', steps=1), compare=False,
+        show_progress=False)
+    predict, calls = inferencer.model.predict, []
+
+    def first_batch_not_finite(*args, **kwargs):
+        samples = predict(*args, **kwargs)
+        if not calls:
+            for sample in samples:
+                sample.set_pred('depth', torch.full_like(
+                    sample.pred('depth'), float('nan')))
+        calls.append(len(samples))
+        return samples
+
+    inferencer.model.predict = first_batch_not_finite
+    cat = cv2.resize(chelsea_bgr(), (96, 64))
+    results = inferencer([np.roll(cat, 8 * i, axis=1) for i in range(4)],
+                         batch_size=2)
+
+    assert calls == [2, 2]
+    depth = [p['depth'] for p in results['predictions']]
+    assert np.isnan(depth[0]).all() and np.isnan(depth[1]).all()
+    assert np.isfinite(depth[2]).all() and np.isfinite(depth[3]).all()
+    summary = results['summary']
+    assert summary['guard']['non_finite_predictions'] == 1
+    assert [(e['event'], e['batch']) for e in summary['events']] == [
+        ('non_finite_predictions', 0)]
+    assert summary['guard']['restored_last_good'] + \
+        summary['guard']['restored_source'] == 1
+
+
+def test_the_paper_protocol_adapts_on_the_first_readable_images(
+        checkpoint, tmp_path):
+    folder = tmp_path / 'photos'
+    folder.mkdir()
+    (folder / 'a_broken.png').write_text('not a picture')
+    cat = cv2.resize(chelsea_bgr(), (96, 64))
+    for i, name in enumerate(['b', 'c', 'd']):
+        cv2.imwrite(str(folder / f'{name}.png'), np.roll(cat, 8 * i, axis=1))
+    inferencer = MultiTaskInferencer(
+        small_cfg(), checkpoint, device='cpu', adapter=S4T, seed=4,
+        protocol=dict(type='paper', steps=2), show_progress=False)
+    seeds = []
+    adapt = inferencer.adapter.adapt
+
+    def record(inputs, steps, seed=None):
+        seeds.append((inputs.shape[0], steps, seed))
+        return adapt(inputs, steps, seed=seed)
+
+    inferencer.adapter.adapt = record
+    summary = inferencer(str(folder), batch_size=2)['summary']
+    # one batch of the images at stream positions 1 and 2 (b and c), before
+    # any prediction; none after
+    assert seeds == [(2, 2, int(np.random.SeedSequence([4, 1, 2])
+                                .generate_state(1)[0]))]
+    assert summary['steps'] == 2
+    assert [r['name'] for r in summary['images']] == ['b', 'c', 'd']
+    with pytest.raises(ValueError, match='shuffle=True'):
+        MultiTaskInferencer(small_cfg(), checkpoint, device='cpu',
+                            adapter=S4T,
+                            protocol=dict(type='paper', shuffle=True))
 
 
 def test_unreadable_files_are_skipped_and_reported(checkpoint, tmp_path):
@@ -223,23 +337,3 @@ def test_without_a_training_scale_the_image_size_is_kept(checkpoint):
                                                      scale=None)
     assert results['summary']['images'][0]['input_size'] == [32, 32]
     check_prediction(results['predictions'][0], (40, 60))
-
-
-def test_training_scale_reads_crops_resizes_and_img_size():
-    from mmengine.config import Config
-
-    from s4t_mm.apis.multi_task_inferencer import training_scale
-
-    def scale(pipeline=(), **dataset):
-        return training_scale(Config(dict(train_dataloader=dict(
-            dataset=dict(pipeline=list(pipeline), **dataset)))))
-
-    crop = dict(type='MultiTaskRandomCrop', crop_size=(448, 576))
-    resize = dict(type='MultiTaskRandomResize', scale=(640, 480),
-                  ratio_range=(1.0, 1.2))
-    assert scale([resize, crop]) == (576, 448)  # crops are (h, w)
-    assert scale([resize]) == (640, 480)  # resize scales (w, h)
-    assert scale(img_size=128) == (128, 128)
-    assert scale([dict(type='MultiTaskRandomResize',
-                       scale=[(320, 240), (640, 480)])]) is None
-    assert scale() is None

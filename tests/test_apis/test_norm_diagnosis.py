@@ -3,11 +3,13 @@ drawn."""
 import matplotlib.image as mpimg
 import pytest
 
-from s4t_mm.apis.adaptation import DomainResults
+from s4t_mm.apis import DomainResults
 from s4t_mm.apis.norm_diagnosis import (plot_stored_norm_diagnosis,
+                                        stored_domain_names,
                                         stored_norm_diagnosis)
 from s4t_mm.apis.sync_analysis import method_parts
 from s4t_mm.visualization.norm_shift_plots import stage_of
+from ..test_tools.utils import load_tool
 
 LAYERS = ['backbone.stem.1', 'backbone.layer1.0.bn1', 'backbone.layer2.0.bn1',
           'heads.depth.bn']
@@ -65,3 +67,33 @@ def test_layers_are_drawn_in_network_order():
         'backbone.stem.4', 'backbone.stem.10', 'backbone.layer2.0.bn1',
         'backbone.layer2.0.bn2', 'backbone.layer10.0.bn1', 'neck.bn',
         'heads.depth.bn']
+
+
+def test_the_tool_takes_the_shared_flags(tmp_path):
+    """``--domains`` is the config key of the method's stored config,
+    ``--only`` names domains, ``--seed`` is ``--seeds``, ``--work-dir`` the
+    positional WORK_DIR."""
+    _store(tmp_path)
+    (tmp_path / 'configs').mkdir()
+    (tmp_path / 'configs' / 'gated.py').write_text(
+        "reported = [dict(name='camera'), dict(name='fog')]\n")
+    assert stored_domain_names(str(tmp_path), 'gated', 'reported') == [
+        'camera', 'fog']
+    assert stored_domain_names(str(tmp_path), 'gated', 'reported',
+                               ['fog']) == ['fog']
+    with pytest.raises(ValueError, match=r"unknown domain\(s\) \['fgo'\]; "
+                       r"reported has \['camera', 'fog'\]"):
+        stored_domain_names(str(tmp_path), 'gated', 'reported', ['fgo'])
+    with pytest.raises(FileNotFoundError, match='holds no config of method '
+                       "'other'"):
+        stored_domain_names(str(tmp_path), 'other', 'reported')
+    tool = load_tool('plot_norm_shift')
+    for argv in ([str(tmp_path), '--seed', '0', '--domains', 'reported'],
+                 ['--work-dir', str(tmp_path), '--seeds', '0', '--only',
+                  'camera']):
+        out = str(tmp_path / f'{len(argv)}.png')
+        assert tool.main(argv + ['--method', 'gated', '--out', out]) == out
+        assert mpimg.imread(out)[..., :3].std() > 0.05  # drawn
+    args = tool.parse_args(['--out-dir', 'w', '--method', 'm', '--out',
+                            'f.png'])
+    assert (args.work_dir, args.seed, args.domains) == ('w', 0, None)

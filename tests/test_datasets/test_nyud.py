@@ -112,3 +112,21 @@ def test_missing_file_is_named(tmp_path):
 def test_unknown_task():
     with pytest.raises(ValueError, match='valid: semseg, depth'):
         NYUDMultiTaskDataset(data_root='x', tasks=['saliency'])
+
+
+def test_every_sample_carries_the_kinect_intrinsics(tmp_path):
+    write_nyud(tmp_path)
+    pipeline = PIPELINE + [dict(type=PackMultiTaskInputs)]
+    packed = NYUDMultiTaskDataset(data_root=str(tmp_path),
+                                  pipeline=pipeline)[1]['data_samples']
+    k = np.array(packed.cam2img)
+    assert k[0, 0] == pytest.approx(518.8579) and \
+        k[1, 1] == pytest.approx(519.4696) and k[2, 2] == 1
+    own = [[500.0, 0, 5.5], [0, 500.0, 3.5], [0, 0, 1]]
+    assert NYUDMultiTaskDataset(data_root=str(tmp_path), cam2img=own)[0][
+        'cam2img'] == own
+    assert 'cam2img' not in NYUDMultiTaskDataset(data_root=str(tmp_path),
+                                                 cam2img=None)[0]
+    with pytest.raises(ValueError, match=r'cam2img must be a \(3, 3\) '
+                       r'matrix, got shape \(2, 3\)'):
+        NYUDMultiTaskDataset(data_root=str(tmp_path), cam2img=own[:2])

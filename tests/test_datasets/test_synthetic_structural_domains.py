@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from s4t_mm.apis.adaptation import check_domains, domain_dataloader
+from s4t_mm.apis import check_domains, domain_dataloader
 from s4t_mm.datasets.synthetic import (GEOMETRIES, SceneDistribution,
                                        cast_camera_rays, get_geometry,
                                        sample_scene)
@@ -198,7 +198,7 @@ def test_structural_domain_lists_build_datasets(tmp_path):
     assert validation[0]['dataset']['geometry'] not in reported
     assert reported <= set(GEOMETRIES) - {'source'}
     for domain in structural + validation:
-        loader = domain_dataloader(cfg, domain)
+        loader = domain_dataloader(cfg.test_dataloader, domain)
         loader.dataset.update(img_size=SIZE, cache_dir=None)
         dataset = DATASETS.build(loader.dataset)
         assert len(dataset) == 100

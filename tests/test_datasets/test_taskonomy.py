@@ -1,4 +1,5 @@
 """TaskonomyDataset on a tiny fixture in the on-disk layout."""
+import json
 import os
 
 import cv2
@@ -167,3 +168,22 @@ def test_missing_root_names_path_and_layout(tmp_path):
     with pytest.raises(FileNotFoundError) as err:
         TaskonomyDataset(data_root=str(tmp_path / 'gone'), buildings=['b'])
     assert 'gone' in str(err.value) and 'depth_zbuffer' in str(err.value)
+
+
+def test_point_info_gives_the_views_camera_matrix(tmp_path):
+    write_view(tmp_path, 'bldA', 1, 0)
+    write_view(tmp_path, 'bldA', 2, 0)
+    info = view_file(tmp_path, 'point_info', 'bldA', 1, 0)
+    # a 90 degree horizontal FOV at 512 px: f = 256
+    info.with_suffix('.json').write_text(json.dumps(dict(
+        field_of_view_rads=np.pi / 2, resolution=512,
+        camera_location=[0, 0, 0])))
+    dataset = TaskonomyDataset(data_root=str(tmp_path), buildings=['bldA'],
+                               pipeline=PIPELINE)
+    with_info, without = dataset[0], dataset[1]
+    np.testing.assert_allclose(with_info['cam2img'],
+                               [[256, 0, 255.5], [0, 256, 255.5], [0, 0, 1]])
+    assert 'cam2img' not in without and 'point_info_path' not in without
+    info.with_suffix('.json').write_text(json.dumps(dict(resolution=512)))
+    with pytest.raises(KeyError, match=r"no \['field_of_view_rads'\]"):
+        dataset[0]

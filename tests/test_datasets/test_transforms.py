@@ -7,12 +7,14 @@ labelled pixel's map values must decode to the (x, y) the image shows there.
 """
 import io
 
+import cv2
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
+from skimage.morphology import thin as skimage_thin
 
 from s4t_mm.datasets.transforms.formatting import PackMultiTaskInputs
 from s4t_mm.datasets.transforms.geometric import (MultiTaskPad,
@@ -20,10 +22,13 @@ from s4t_mm.datasets.transforms.geometric import (MultiTaskPad,
                                                   MultiTaskRandomFlip,
                                                   MultiTaskRandomResize,
                                                   MultiTaskResize,
+                                                  flip_task_map,
                                                   resize_nearest)
 from s4t_mm.datasets.transforms.loading import (ANN_DECODERS,
-                                                LoadMultiTaskAnnotations)
+                                                LoadMultiTaskAnnotations,
+                                                thin_binary)
 from s4t_mm.structures import MultiTaskDataSample
+from s4t_mm.structures.task_maps import task_map_spec
 
 K = 4  # image intensity per pixel of coordinate
 TASKS = ['semseg', 'human_parts', 'depth', 'normals', 'edge']
@@ -294,8 +299,8 @@ class TestLoadMultiTaskAnnotations:
         assert results['tasks'] == ['semseg', 'saliency', 'depth']
         np.testing.assert_array_equal(results['gt_semseg'],
                                       [[255, 0], [39, 255]])
-        np.testing.assert_array_equal(results['gt_saliency'], [[0, 1], [0,
-                                                                       1]])
+        np.testing.assert_array_equal(results['gt_saliency'],
+                                      [[0, 1], [0, 1]])
         np.testing.assert_array_equal(results['gt_depth'],
                                       [[255, 1.5], [2, 255]])
         assert results['gt_depth'].dtype == np.float32
@@ -420,3 +425,155 @@ def test_flip_twice_is_identity_for_random_maps(shape, seed):
     twice = flip(once)
     for key in ('img', 'gt_normals', 'gt_semseg'):
         np.testing.assert_array_equal(twice[key], original[key])
+
+
+# --- fast paths: bit for bit their plain numpy definitions ------------------
+# The decoders and geometric helpers look values up in tables and gather rows
+# and columns in two 1-D steps for speed (bench/bench_data_pipeline.py); each
+# test compares one with the plain numpy code it replaced, byte for byte.
+
+def assert_same_bytes(actual, expected):
+    assert actual.dtype == expected.dtype
+    assert actual.shape == expected.shape
+    assert actual.tobytes() == expected.tobytes()
+
+
+def normals_by_definition(raw, signs, zero_is_ignore, min_norm=0.5):
+    raw = raw[..., :3]
+    normals = (raw.astype(np.float32) * (2 / 255) - 1) * np.asarray(
+        signs, dtype=np.float32)
+    norm = np.linalg.norm(normals, axis=2, keepdims=True)
+    invalid = norm[..., 0] < min_norm
+    if zero_is_ignore:
+        invalid |= (raw == 0).all(axis=2)
+    normals = normals / np.maximum(norm, 1e-6)
+    normals[invalid] = 255
+    return normals
+
+
+@pytest.mark.parametrize('signs', [(1., 1., 1.), (-1., -1., -1.),
+                                   (1., -1., 0.5)])
+@pytest.mark.parametrize('zero_is_ignore', [False, True])
+@pytest.mark.parametrize('channels', [3, 4])
+def test_normals_png_equals_its_definition(signs, zero_is_ignore, channels):
+    raw = np.random.default_rng(0).integers(
+        0, 256, (64, 96, channels), dtype=np.uint8)
+    raw[0, 0, :3] = 0  # all zero: n = -(1, 1, 1) / sqrt(3), or ignore
+    raw[0, 1, :3] = 128  # grey: |n| < 0.5, ignore
+    raw[0, 2, :3] = (255, 128, 128)  # n = (1, 0, 0) * signs
+    decoded = ANN_DECODERS['normals_png'](
+        _png_bytes(raw), signs=signs, zero_is_ignore=zero_is_ignore)
+    assert_same_bytes(decoded,
+                      normals_by_definition(raw, signs, zero_is_ignore))
+    if zero_is_ignore:
+        np.testing.assert_array_equal(decoded[0, 0], 255)
+    else:
+        np.testing.assert_allclose(
+            decoded[0, 0], -np.array(signs) / np.linalg.norm(signs),
+            atol=1e-6)
+    np.testing.assert_array_equal(decoded[0, 1], 255)
+    np.testing.assert_allclose(decoded[0, 2, 0], np.sign(signs[0]),
+                               atol=1e-4)
+
+
+def class_ids_by_definition(raw, reduce_zero_label, label_map):
+    labels = raw.astype(np.int64)
+    if reduce_zero_label:
+        ignore = (raw == 0) | (raw == 255)
+        labels -= 1
+        labels[ignore] = 255
+    if label_map is not None:
+        lut = np.full(max(int(labels.max()), max(label_map)) + 1, 255,
+                      np.uint8)
+        for source, target in label_map.items():
+            lut[source] = target
+        return lut[labels]
+    return labels.astype(np.uint8) if labels.max() <= 255 else labels
+
+
+@pytest.mark.parametrize('reduce_zero_label', [False, True])
+@pytest.mark.parametrize('label_map', [None, {0: 1, 5: 0, 39: 2}])
+def test_class_png_equals_its_definition(reduce_zero_label, label_map):
+    raw = np.arange(256, dtype=np.uint8).reshape(16, 16)  # every byte
+    decoded = ANN_DECODERS['class_png'](
+        _png_bytes(raw), reduce_zero_label=reduce_zero_label,
+        label_map=label_map)
+    assert_same_bytes(
+        decoded, class_ids_by_definition(raw, reduce_zero_label, label_map))
+    shifted = 1 if reduce_zero_label else 0
+    assert decoded[0, shifted] == (1 if label_map else 0)
+    assert decoded[15, 15] == 255
+    if reduce_zero_label:
+        assert decoded[0, 0] == 255
+
+
+def test_class_png_keeps_16_bit_ids():
+    raw = np.array([[0, 1], [300, 65535]], np.uint16)
+    decoded = ANN_DECODERS['class_png'](_png_bytes(raw))
+    assert decoded.dtype == np.int64
+    np.testing.assert_array_equal(decoded, [[0, 1], [300, 65535]])
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    shape=st.tuples(st.integers(1, 30), st.integers(1, 30)),
+    size=st.tuples(st.integers(1, 50), st.integers(1, 50)),
+    channels=st.sampled_from([None, 1, 3]),
+    dtype=st.sampled_from([np.uint8, np.float32, np.int64]))
+def test_resize_nearest_equals_a_broadcast_index(shape, size, channels,
+                                                 dtype):
+    full = shape if channels is None else shape + (channels, )
+    array = np.random.default_rng(0).integers(0, 200, full).astype(dtype)
+    # the index rule as the code before the gathers rounded it: the scale
+    # first, (i + 0.5) * (H / h); (i + 0.5) * H / h rounds differently
+    rows = np.minimum(((np.arange(size[0]) + 0.5) *
+                       (shape[0] / size[0])).astype(int), shape[0] - 1)
+    cols = np.minimum(((np.arange(size[1]) + 0.5) *
+                       (shape[1] / size[1])).astype(int), shape[1] - 1)
+    assert_same_bytes(resize_nearest(array, size),
+                      array[rows[:, None], cols[None, :]])
+
+
+def test_flip_equals_its_definition_with_signed_zeros_and_nan():
+    rng = np.random.default_rng(1)
+    normals = rng.standard_normal((20, 30, 3)).astype(np.float32)
+    normals[rng.random((20, 30)) < 0.3] = 255
+    normals[0, 0] = (0.0, 1.0, 0.0)
+    normals[0, 1] = (-0.0, 1.0, 0.0)
+    normals[0, 2] = (np.nan, 255, 255)
+    normals[0, 3] = (255, 255, 0.5)  # partly 255: labelled
+    spec = task_map_spec('normals')
+    expected = np.ascontiguousarray(normals[:, ::-1])
+    labelled = ~(expected == 255).all(axis=-1)
+    expected[labelled, 0] = -expected[labelled, 0]
+    flipped = flip_task_map(normals, spec)
+    assert_same_bytes(flipped, expected)
+    np.testing.assert_array_equal(flipped[0, -4], (-255, 255, 0.5))
+    assert np.signbit(flipped[0, -1, 0]) and not np.signbit(flipped[0, -2,
+                                                                    0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    shape=st.tuples(st.integers(1, 40), st.integers(1, 40)),
+    density=st.floats(0, 1),
+    seed=st.integers(0, 2**16))
+def test_thin_binary_equals_scikit_image(shape, density, seed):
+    mask = np.random.default_rng(seed).random(shape) < density
+    assert_same_bytes(thin_binary(mask), skimage_thin(mask))
+
+
+def test_thin_binary_on_label_boundaries():
+    labels = np.zeros((30, 40))
+    labels[5:25, 8:30] = 7
+    labels[12:18, 15:22] = 300
+    labels[:, 35:] = 2
+    edge = np.abs(cv2.Laplacian(labels, cv2.CV_64F)) > 0
+    thinned = thin_binary(edge)
+    assert_same_bytes(thinned, skimage_thin(edge))
+    # the two-pixel boundary of the column split becomes one pixel wide
+    # (thinning may shorten its ends)
+    assert (edge[:, 34:36].sum(axis=1) == 2).all()
+    assert (thinned[:, 34:36].sum(axis=1) <= 1).all()
+    assert thinned[:, 34:36].sum() >= 28
+    assert not (thinned & ~edge).any()

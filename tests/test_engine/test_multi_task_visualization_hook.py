@@ -51,7 +51,7 @@ def _runner(tmp_path, name, visualizer=None):
 
 
 def _run(hook, runner, batches):
-    hook.before_test(runner)
+    hook.before_test_epoch(runner)
     for idx, (batch, outputs) in enumerate(batches):
         hook.after_test_iter(runner, idx, batch, outputs)
 
@@ -111,7 +111,7 @@ def test_with_show_dir_every_sample_is_drawn_per_run(tmp_path):
     assert torch.equal(sample.gt('depth'), torch.full((1, 4, 6), 2.0))
     assert meta == dict(classes=['a', 'b', 'c'], palette=META['palette'])
     with pytest.raises(ValueError, match='names only 2'):
-        hook.before_test(runner)
+        hook.before_test_epoch(runner)
 
 
 def test_compose_comparisons_puts_runs_in_rows(tmp_path):
@@ -164,14 +164,17 @@ def test_arguments_are_checked_and_config_helper_replaces_the_hook():
         MultiTaskVisualizationHook(interval=0)
     with pytest.raises(ValueError, match='needs a show_dir'):
         MultiTaskVisualizationHook(save_maps=True)
+    # the hook is found by class, however its type is spelled
     cfg = Config(dict(custom_hooks=[
         dict(type='TestTimeAdaptHook', adapter=dict(type='S4TAdapter')),
-        dict(type='MultiTaskVisualizationHook', draw=False)]))
+        dict(type='MultiTaskVisualizationHook', draw=False),
+        dict(type='s4t_mm.MultiTaskVisualizationHook', draw=False),
+        dict(type=MultiTaskVisualizationHook, draw=False)]))
     out = with_visualization_hook(cfg, 'show', 'adapted_seed0', ['a', 'b'])
     assert [h['type'] for h in out.custom_hooks] == [
         'TestTimeAdaptHook', 's4t_mm.MultiTaskVisualizationHook']
     assert out.custom_hooks[1]['run_names'] == ['a', 'b']
-    assert len(cfg.custom_hooks) == 2 and not cfg.custom_hooks[1]['draw']
+    assert len(cfg.custom_hooks) == 4 and not cfg.custom_hooks[1]['draw']
     hook = HOOKS.build(out.custom_hooks[1])
     assert hook.draw and hook.save_maps and hook.tag == 'adapted_seed0'
 

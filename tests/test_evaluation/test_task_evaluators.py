@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from s4t_mm.evaluation import MultiTaskMetric
-from s4t_mm.evaluation import functional as F
+from s4t_mm.evaluation import multi_task_gain as gain
 from s4t_mm.evaluation.metrics import multi_task_metric
 from s4t_mm.evaluation.task_evaluators import TaskEvaluator
 from s4t_mm.registry import TASK_EVALUATORS, TASKS
@@ -22,12 +22,12 @@ def test_every_evaluator_declares_its_metrics_and_delta_m_metric():
         assert spec.delta_m_metrics, task
         assert set(spec.delta_m_metrics) <= set(cls.directions), task
         assert set(cls.directions.values()) <= {'higher', 'lower'}, task
-    assert list(F.delta_m_candidates()) == [
+    assert list(gain.delta_m_candidates()) == [
         'semseg', 'human_parts', 'depth', 'normals', 'edge', 'saliency']
-    directions = F.metric_directions()
+    directions = gain.metric_directions()
     assert directions['depth/rmse_batch_aligned'] == 'lower'
     assert directions['normals/within_11.25'] == 'higher'
-    assert F.delta_m_candidates()['edge'][0] == 'edge/odsF_tol'
+    assert gain.delta_m_candidates()['edge'][0] == 'edge/odsF_tol'
 
 
 def test_a_task_without_an_evaluator_is_skipped_with_a_warning(monkeypatch):
@@ -62,8 +62,8 @@ def test_a_measured_task_left_out_of_delta_m_is_warned_about():
         with pytest.warns(UserWarning, match="'roughness' is measured but "
                           'left out of delta_m: its task spec declares no '
                           'delta_m_metrics'):
-            assert F.delta_m_keys(metrics, base) == ['semseg/mIoU']
-        assert F.metric_direction('roughness/l1') == 'lower'
+            assert gain.delta_m_keys(metrics, base) == ['semseg/mIoU']
+        assert gain.metric_direction('roughness/l1') == 'lower'
     finally:
         TASKS.module_dict.pop('roughness')
         TASK_EVALUATORS.module_dict.pop('RoughnessEvaluator')
@@ -77,7 +77,7 @@ def test_a_spec_naming_an_unregistered_evaluator_is_an_error():
     try:
         with pytest.raises(KeyError, match="'gloss' names the evaluator "
                            "'GlossEvaluator', which is not registered"):
-            F.metric_directions()
+            gain.metric_directions()
     finally:
         TASKS.module_dict.pop('gloss')
 

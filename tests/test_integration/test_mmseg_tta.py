@@ -13,6 +13,8 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from s4t_mm.engine.hooks import TestTimeAdaptHook
+
 CONFIGS = osp.join(osp.dirname(__file__), '..', '..', 'configs', 'mmseg_tta')
 NUM_IMAGES, SIZE = 4, 32
 
@@ -111,8 +113,7 @@ def test_bn_adapt_on_a_stock_mmseg_config(tmp_path, _scope_restored):
     # running statistics moved, affine parameters did not
     assert _changed(before, after, 'backbone') == [
         'num_batches_tracked', 'running_mean', 'running_var']
-    hook = next(h for h in runner.hooks
-                if type(h).__name__ == 'TestTimeAdaptHook')
+    hook = next(h for h in runner.hooks if isinstance(h, TestTimeAdaptHook))
     assert hook.adapter.model is runner.model
 
 
@@ -126,6 +127,5 @@ def test_tent_on_a_stock_mmseg_config(tmp_path, _scope_restored):
     assert stats['skipped_non_finite_loss'] == 0
     for part in ('backbone', 'decode_head'):
         assert {'weight', 'bias'} <= set(_changed(before, after, part))
-    hook = next(h for h in runner.hooks
-                if type(h).__name__ == 'TestTimeAdaptHook')
+    hook = next(h for h in runner.hooks if isinstance(h, TestTimeAdaptHook))
     assert set(hook.adapter.last_losses) == {'semseg.entropy'}

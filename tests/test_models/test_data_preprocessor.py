@@ -46,3 +46,18 @@ def test_non_finite_input_is_rejected_with_the_image_path():
 def test_mean_without_std_is_rejected():
     with pytest.raises(ValueError, match='mean and std must be given'):
         MODELS.build(dict(type='MultiTaskDataPreprocessor', mean=[0.0] * 3))
+
+
+def test_maps_at_another_size_than_their_image_are_left_as_they_are():
+    """A test pipeline that resampled the image (CanonicalCamera) keeps the
+    labels at the original size: they are scored there, not padded."""
+    pre = MODELS.build(dict(type='MultiTaskDataPreprocessor'))
+    img_a = torch.zeros(3, 5, 6)  # resampled from 10 x 12
+    img_b = torch.zeros(3, 7, 3)
+    out = pre(dict(inputs=[img_a, img_b],
+                   data_samples=[_sample(10, 12), _sample(7, 3)]))
+    small, padded = out['data_samples']
+    assert out['inputs'].shape == (2, 3, 7, 6)
+    assert small.gt('depth').shape == (1, 10, 12)
+    assert small.gt('depth').eq(2.0).all() and small.img_shape == (5, 6)
+    assert padded.gt('depth').shape == (1, 7, 6)

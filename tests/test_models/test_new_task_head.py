@@ -7,7 +7,7 @@ from mmengine.optim import OptimWrapper
 
 from s4t_mm.apis.inference_io import raw_encoding, read_raw, write_raw
 from s4t_mm.evaluation import MultiTaskMetric
-from s4t_mm.evaluation import functional as F
+from s4t_mm.evaluation import multi_task_gain as gain
 from s4t_mm.models.heads import BaseTaskHead
 from s4t_mm.registry import MODELS, TASKS
 from s4t_mm.tasks import TaskSpec
@@ -101,11 +101,11 @@ def test_a_head_and_a_spec_are_evaluated_drawn_and_encoded(
     assert scores['brightness/l1'] == pytest.approx(float(errors.mean()),
                                                     rel=1e-12)
     assert scores['brightness/l1'] < 0.2 and 'semseg/mIoU' in scores
-    assert F.delta_m_candidates()['brightness'] == ('brightness/l1', )
-    assert F.metric_direction('brightness/l1') == 'lower'
+    assert gain.delta_m_candidates()['brightness'] == ('brightness/l1', )
+    assert gain.metric_direction('brightness/l1') == 'lower'
     base = {'semseg/mIoU': scores['semseg/mIoU'],
             'brightness/l1': 2 * scores['brightness/l1']}
-    assert F.delta_m(scores, base) == pytest.approx(25.0)
+    assert gain.delta_m(scores, base) == pytest.approx(25.0)
 
     # drawn: the spec's overlay tints the dimmed image by the prediction
     visualizer = MultiTaskVisualizer(name='brightness_spec')

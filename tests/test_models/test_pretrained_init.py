@@ -6,7 +6,7 @@ import urllib.error
 import pytest
 import torch
 
-from s4t_mm.engine.checkpoint import CheckpointMismatchError
+from s4t_mm.fileio import CheckpointMismatchError
 from s4t_mm.registry import MODELS
 from .utils import TINY_BACKBONE, tiny_model_cfg
 

@@ -5,6 +5,7 @@ replaces (extract_feat -> head_outputs -> compress -> reconstruct -> resize
 / activate_soft) computes."""
 import pytest
 import torch
+import torch.nn.functional as F
 
 from s4t_mm.registry import MODELS
 from .utils import synthetic_batch, tiny_model_cfg
@@ -169,13 +170,31 @@ def test_relation_views_reconstruct_each_view_under_the_same_mask():
                   every.reconstructed)
 
 
-def test_task_outputs_are_the_raw_head_outputs():
-    model = _model()
+@pytest.mark.parametrize('fusion', ['concat', 'per_level'])
+def test_task_outputs_are_the_raw_head_outputs(fusion):
+    """Every head's 1x1 convolution of the fused map, computed by hand from
+    the backbone's levels (the second resized to the first, concatenated),
+    at the feature resolution, not activated; ``mode='tensor'`` is the same
+    resized to the input."""
+    model = _model(fusion=fusion)
     inputs = _inputs(model)
-    expected = model.head_outputs(model.extract_feat(inputs))
-    outputs = model.task_outputs(inputs)
-    _assert_equal(outputs, expected)
+    with torch.no_grad():
+        levels = model.backbone(inputs)
+        fused = torch.cat([levels[0], F.interpolate(
+            levels[1], size=levels[0].shape[2:], mode='bilinear',
+            align_corners=False)], dim=1)
+        outputs = model.task_outputs(inputs)
+        resized = model(inputs, mode='tensor')
+    assert list(outputs) == model.tasks
+    for task, head in model.heads.items():
+        conv = head.conv_out
+        expected = F.conv2d(fused, conv.weight, conv.bias)
+        torch.testing.assert_close(outputs[task], expected)
+        torch.testing.assert_close(resized[task], F.interpolate(
+            expected, size=inputs.shape[2:], mode='bilinear',
+            align_corners=False))
     assert outputs['semseg'].shape == (2, 4, 8, 8)  # feature resolution
+    assert outputs['depth'].min() < 0  # raw: not clamped at min_depth
 
 
 def test_task_weight_reads_the_source_loss_combiner():

@@ -1,7 +1,9 @@
-"""The wheel as a downstream user gets it: built from the checkout,
-installed into a folder of its own, and used from outside the checkout by
+"""The wheel as a downstream user gets it: built from a copy of the
+checkout (so the build leaves no build/ or egg-info behind in it), installed
+into a folder of its own, and used from outside the checkout by
 ``projects/example_downstream`` (its own head and adapter, an mmseg decode
-head, a config inheriting ``s4t_mm::s4t/synthetic_r18_s4t_tta.py``)."""
+head, a config inheriting ``s4t_mm::s4t/synthetic_r18_s4t_tta.py``) and by
+OpenMMLab's ``mim`` (search, train, test)."""
 import json
 import os
 import os.path as osp
@@ -14,6 +16,10 @@ import pytest
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PROJECT = osp.join(REPO, 'projects', 'example_downstream')
+#: what a source build does not read: caches, outputs, the install's files
+NOT_SOURCES = ('.git', 'data', 'work_dirs', 'build', 'dist', '*.egg-info',
+               '__pycache__', '.mim', '.venv', '.pytest_cache',
+               '.hypothesis')
 
 
 def _run(args, cwd, env=None, timeout=600):
@@ -29,9 +35,12 @@ def _run(args, cwd, env=None, timeout=600):
 def installed(tmp_path_factory):
     """(the wheel's file names, the folder it is installed into)."""
     tmp = tmp_path_factory.mktemp('wheel')
+    source = tmp / 'source'
+    shutil.copytree(REPO, source,
+                    ignore=shutil.ignore_patterns(*NOT_SOURCES))
     _run([sys.executable, '-m', 'pip', 'wheel', '--no-deps',
           '--no-build-isolation', '-q', '-w', str(tmp / 'dist'), '.'],
-         cwd=REPO)
+         cwd=str(source))
     wheel, = (tmp / 'dist').glob('s4t_mm-*.whl')
     site = tmp / 'site'
     _run([sys.executable, '-m', 'pip', 'install', '--no-deps', '-q',
@@ -49,6 +58,7 @@ def test_the_wheel_carries_configs_tools_and_the_model_index(installed):
                  's4t_mm/.mim/configs/_base_/default_runtime.py',
                  's4t_mm/.mim/tools/test_time_adapt.py',
                  's4t_mm/.mim/tools/train.py',
+                 's4t_mm/.mim/tools/test.py',
                  's4t_mm/.mim/model-index.yml',
                  's4t_mm/tools/test_time_adapt.py'):
         assert name in names, name
@@ -84,3 +94,49 @@ def test_the_packaged_tool_runs(installed, tmp_path):
                 '--help'], cwd=str(tmp_path), env=_env(site))
     assert out.startswith('usage: test_time_adapt.py')
     assert '--checkpoint' in out
+
+
+def _mim(site, args, cwd):
+    return _run([sys.executable, '-m', 'mim'] + args, cwd=str(cwd),
+                env=_env(site))
+
+
+def _tiny_data(cache):
+    """``--cfg-options`` that make the embedded configs tiny: 32x32 images,
+    16 training and 8 test images (two calibration batches of 8)."""
+    sizes = dict(train_dataloader=16, val_dataloader=4, test_dataloader=8)
+    return [f'{loader}.dataset.{key}={value}'
+            for loader, num in sizes.items()
+            for key, value in (('num_samples', num), ('img_size', 32),
+                               ('cache_dir', cache))]
+
+
+def test_mim_searches_trains_and_tests_the_installed_package(installed,
+                                                             tmp_path):
+    """``mim search``, ``mim train`` and ``mim test`` (the wheel's
+    .mim/tools/test.py) from the installed wheel, outside the checkout."""
+    _, site = installed
+    out = _mim(site, ['search', 's4t_mm'], tmp_path)
+    assert 'config id: synthetic_r18_s4t_tta' in out
+    assert 'configs/s4t/synthetic_r18_s4t_tta.py' in out
+    cache = str(tmp_path / 'cache')
+    work = tmp_path / 'work'
+    _mim(site, ['train', 's4t_mm', 'synthetic_r18_source.py', '--work-dir',
+                str(work), '--cfg-options', 'train_cfg.max_iters=2',
+                'train_dataloader.batch_size=4',
+                'custom_hooks.0.num_batches=2'] + _tiny_data(cache),
+         tmp_path)
+    ckpt = work / 'iter_2.pth'
+    assert ckpt.is_file()
+    log = _mim(site, ['test', 's4t_mm', 'synthetic_r18_s4t_tta.py',
+                      '--checkpoint', str(ckpt), '--work-dir',
+                      str(tmp_path / 'test'), '--cfg-options',
+                      'custom_hooks.0.protocol.steps=2'] +
+               _tiny_data(cache), tmp_path)
+    # the packaged config and tool ran: the adapter adapted, then the test
+    # loop scored every task
+    assert str(site / 's4t_mm' / '.mim' / 'tools' / 'test.py') in log
+    assert 'S4TAdapter: adapting' in log
+    for metric in ('semseg/mIoU', 'depth/rmse', 'normals/mean',
+                   'edge/odsF_tol'):
+        assert metric in log

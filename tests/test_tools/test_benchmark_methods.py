@@ -10,7 +10,7 @@ import pytest
 from mmengine.config import Config
 
 from s4t_mm.apis import run_domains
-from s4t_mm.apis.adaptation import result_key, with_seed
+from s4t_mm.apis import result_key, with_seed
 from ..test_tta.tiny_runner import TARGETS, save_tiny_checkpoint, tiny_tta_cfg
 from .utils import load_tool, record_evaluations
 

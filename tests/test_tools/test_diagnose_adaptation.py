@@ -33,9 +33,11 @@ def test_gradient_shares_curve_and_relation_scores(tmp_path):
     assert all(p['consistency'] > 0 for p in report['curve'])
     first, last = report['curve'][0], report['curve'][-1]
     for point in (first, last):
-        assert 0 <= point['collapse/edge_share'] <= 1
-        assert 0 < point['collapse/top_class_share'] <= 1
-        assert 0 <= point['collapse/class_entropy_bits'] <= math.log2(6)
+        assert 0 <= point['collapse/edge/mean'] <= 1
+        assert point['collapse/depth/std'] >= 0
+        assert 0 < point['collapse/semseg/top_class_share'] <= 1
+        assert 0 <= point['collapse/semseg/class_entropy_bits'] <= \
+            math.log2(6)
     # lr 0.5 moves the model: the batch's metrics change along the curve
     assert first['normals/mean'] != last['normals/mean']
     # the reconstruction is scored as a prediction of its own
@@ -45,3 +47,20 @@ def test_gradient_shares_curve_and_relation_scores(tmp_path):
     assert rel['relation']['depth/rmse'] != rel['main']['depth/rmse']
     with open(out) as f:
         assert json.load(f)[0]['domain'] == 'cool'
+
+
+@pytest.mark.parametrize('tool', ['diagnose_adaptation', 'analyze_sync',
+                                  'relation_report'])
+def test_an_unknown_only_name_fails_listing_the_valid_ones(tmp_path, tool):
+    """A typo in ``--only`` must not write an empty result."""
+    ckpt = save_tiny_checkpoint(tmp_path / 'tiny.pth')
+    cfg = tiny_tta_cfg(tmp_path / 'work', tmp_path / 'cache')
+    path = str(tmp_path / 'tta.py')
+    cfg.dump(path)
+    with pytest.raises(ValueError, match=r"unknown domain\(s\) \['col'\]; "
+                       r"target_domains has \['warm', 'cool'\]"):
+        load_tool(tool).main([path, '--checkpoint', ckpt, '--domains',
+                              'target_domains', '--only', 'cool', 'col',
+                              '--work-dir', str(tmp_path / 'out')])
+    assert not (tmp_path / 'out').exists() or not any(
+        p.suffix == '.json' for p in (tmp_path / 'out').rglob('*'))

@@ -1,15 +1,22 @@
 """Two CPU processes (torchrun, gloo) give the same episodic results as one,
-with batches that two ranks cannot split evenly."""
+with batches that two ranks cannot split evenly. ``torchrun`` is run as
+``python -m torch.distributed.run`` of this interpreter, so the test runs
+wherever torch is installed, whether or not the script is on PATH."""
 import json
-import shutil
+import os.path as osp
+import socket
 import subprocess
+import sys
 
 import pytest
 
 from .test_train_and_adapt import ROOT, _run, _write_config
 
-pytestmark = pytest.mark.skipif(shutil.which('torchrun') is None,
-                                reason='torchrun is not installed')
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
 
 
 def test_episodic_protocol_matches_one_process(tmp_path):
@@ -21,18 +28,22 @@ def test_episodic_protocol_matches_one_process(tmp_path):
     work = tmp_path / 'work'
     _run(['tools/train.py', cfg, '--work-dir', str(work)])
     ckpt = str(work / 'iter_3.pth')
-    episodic = []
     one = tmp_path / 'one.json'
     _run(['tools/test_time_adapt.py', cfg, '--checkpoint', ckpt,
-          '--work-dir', str(tmp_path / 'w1'), '--out', str(one)] + episodic)
+          '--work-dir', str(tmp_path / 'w1'), '--out', str(one)])
     two = tmp_path / 'two.json'
+    # from tmp_path: mmengine's result collection writes .dist_test/ into
+    # the working directory
     out = subprocess.run(
-        ['torchrun', '--nproc_per_node', '2', '--master_port', '29571',
-         'tools/test_time_adapt.py', cfg, '--checkpoint', ckpt,
-         '--work-dir', str(tmp_path / 'w2'), '--out', str(two),
-         '--launcher', 'pytorch'] + episodic,
-        cwd=ROOT, capture_output=True, text=True)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+        [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node',
+         '2', '--master_port', str(_free_port()),
+         osp.join(ROOT, 'tools', 'test_time_adapt.py'), cfg, '--checkpoint',
+         ckpt, '--work-dir', str(tmp_path / 'w2'), '--out', str(two),
+         '--launcher', 'pytorch'],
+        cwd=str(tmp_path), capture_output=True, text=True)
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log[-3000:]
+    assert 'Distributed training: True' in log, log[-3000:]
     a, b = json.loads(one.read_text()), json.loads(two.read_text())
     for domain in a['domains']:
         for kind in ('source', 'adapted'):

@@ -1,5 +1,5 @@
 """tools/analysis_tools/relation_report.py on the tiny setup: one Runner
-walks the source split and a target domain with its MultiDomainTestLoop."""
+walks the source split and a target domain with its loop's session."""
 import glob
 import json
 import os.path as osp

@@ -34,6 +34,7 @@ def _config(tmp_path, name, adapter=None, protocol=None, domains=DOMAINS):
     cfg = tiny_tta_cfg(tmp_path / 'unused', tmp_path / 'cache',
                        adapter=adapter, steps=2)
     cfg.target_domains = domains
+    cfg.log_level = 'INFO'  # the runs say what they resumed
     if protocol is not None:
         cfg.custom_hooks[0]['protocol'] = protocol
     path = str(tmp_path / f'{name}.py')
@@ -129,7 +130,8 @@ def test_compare_resume_runs_only_new_units(compare_tool, tmp_path, ckpt,
     common = ['--checkpoints', ckpt, '--out-dir', out, '--sync-steps', '2',
               '--sync-interval', '1']
     compare_tool.main(['--configs', a, '--seeds', '0', *common])
-    assert len(evaluated) == 2 + 2
+    # source-only, seed 0 and the synchronisation analysis (run 'a')
+    assert len(evaluated) == 2 + 2 + 2
     evaluated.clear()
     synced = []
     run_sync_analysis = sync_analysis.run_sync_analysis
@@ -141,10 +143,12 @@ def test_compare_resume_runs_only_new_units(compare_tool, tmp_path, ckpt,
     monkeypatch.setattr(sync_analysis, 'run_sync_analysis', recorded_sync)
     results = compare_tool.main(['--configs', a, b, '--seeds', '0', '1',
                                  '--resume', *common])
-    # only (a, seed 1) and b's two seeds; no source-only, nothing of (a, 0)
+    # only (a, seed 1), b's two seeds and b's analysis; no source-only,
+    # nothing of (a, 0) nor a's analysis
     assert sorted(evaluated) == sorted(
         [('a_seed1', d['name']) for d in domains] +
-        [(f'b_seed{s}', d['name']) for s in (0, 1) for d in domains])
+        [(f'b_seed{s}', d['name']) for s in (0, 1) for d in domains] +
+        [('b', d['name']) for d in domains])
     assert synced == [('b', d['name']) for d in domains]
     assert list(results['methods']) == ['a', 'b']
     assert results['methods']['a']['sync']['warm']['steps'] == [0, 1, 2]
@@ -195,8 +199,9 @@ def test_strict_exits_non_zero_on_a_diverged_method(compare_tool, tmp_path,
     results = compare_tool.main(args)  # not strict: reports, exits 0
     s = results['methods']['wild']['summary']['warm']
     assert s['diverged'] and s['delta_m'] is None
+    # each step is undone at once (its parameters exploded)
     assert s['divergence'] == [
-        'seed 0: 1 x non finite parameters at step 2']
+        'seed 0: 2 x non finite parameters at steps 1, 2']
     table = (out / 'comparison.md').read_text()
     assert '| warm | wild | ' in table and 'nan' not in table.lower()
     assert '- warm, wild: diverged, left out of the means (seed 0: ' in table

@@ -11,7 +11,7 @@ from mmengine.config import Config
 from s4t_mm.apis.reference_checkpoint import (REFERENCE_PAIRS,
                                               ReferenceCheckpointError,
                                               convert_reference_checkpoint)
-from s4t_mm.engine.checkpoint import load_model_weights
+from s4t_mm.fileio import load_model_weights
 from s4t_mm.registry import MODELS
 
 ROOT = osp.join(osp.dirname(__file__), '..', '..')

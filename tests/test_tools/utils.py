@@ -1,12 +1,13 @@
-"""Load a script of tools/ (or of tools/analysis_tools/) as a module, so
-tests call its main(argv); record which domains a run really evaluates."""
+"""Load a script of tools/ (or of its analysis_tools/, model_converters/)
+as a module, so tests call its main(argv); record which domains a run
+really evaluates."""
 import importlib.util
 import os.path as osp
 
-import s4t_mm.apis.adaptation as adaptation
+from s4t_mm.engine import TestTimeAdaptLoop
 
 TOOLS = osp.join(osp.dirname(__file__), '..', '..', 'tools')
-SUBFOLDERS = ('', 'analysis_tools')
+SUBFOLDERS = ('', 'analysis_tools', 'model_converters')
 
 
 def tool_path(name: str) -> str:
@@ -29,13 +30,12 @@ def record_evaluations(monkeypatch) -> list:
     """A list that gets the (run name, domain) of every domain evaluated
     from now on."""
     calls = []
-    evaluate = adaptation.evaluate_domain
+    run_domain = TestTimeAdaptLoop.run_domain
 
-    def recorded(runner, run_cfg, domain):
+    def recorded(loop, name, dataloader):
         # the runner appends a timestamp (YYYYmmdd_HHMMSS) to the name
-        calls.append((runner.experiment_name.rsplit('_', 2)[0],
-                      domain['name']))
-        return evaluate(runner, run_cfg, domain)
+        calls.append((loop.runner.experiment_name.rsplit('_', 2)[0], name))
+        return run_domain(loop, name, dataloader)
 
-    monkeypatch.setattr(adaptation, 'evaluate_domain', recorded)
+    monkeypatch.setattr(TestTimeAdaptLoop, 'run_domain', recorded)
     return calls

@@ -40,72 +40,20 @@ def _failures(adapter):
             if adapter.stats[c]}
 
 
-def test_exploding_steps_restore_the_last_good_state_then_stop():
-    model = _model()
-    source = _state(model)
-    # source statistics: the forward passes leave the buffers alone, so
-    # the state restored is the source state bitwise
-    adapter = _bound(model, norm_policy='source_stats',
-                     optimizer=dict(type='SGD', lr=float('inf')))
-    adapter.begin_domain()
-    adapter.adapt(_inputs(model), steps=10)
-    # step 1 is checked at the source state and taken; step 2 finds
-    # infinite parameters and restores the source state (the last good
-    # one); steps 3/4 and 5/6 repeat this; three failures in a row stop it.
-    assert _failures(adapter) == {'non_finite_parameters': 3}
-    assert adapter.stats['steps'] == 3
-    assert adapter.stats['restored_last_good'] == 3
-    assert adapter.stats['stopped'] == 1 and adapter.stopped
-    assert adapter.stats['steps_not_run'] == 4
-    assert adapter.events == [
-        dict(step=2, event='non_finite_parameters',
-             action='restored_last_good'),
-        dict(step=4, event='non_finite_parameters',
-             action='restored_last_good'),
-        dict(step=6, event='non_finite_parameters',
-             action='restored_last_good'),
-        dict(step=6, event='consecutive_failures', action='stopped'),
-    ]
-    _assert_state(model, source)
-    adapter.adapt(_inputs(model), steps=2)  # stopped: nothing runs
-    assert adapter.stats['steps_not_run'] == 6
-    adapter.begin_domain()
-    assert not adapter.stopped and adapter.events == []
-
-
-def test_a_bad_batch_restores_the_last_verified_state_and_adaptation_goes_on():
-    model = _model()
-    adapter = _bound(model)
-    adapter.begin_domain()
-    good = _inputs(model)
-    adapter.adapt(good, steps=2)
-    # the state the second step started from was checked (finite loss)
-    verified = {n: t.clone() for n, t in adapter.guard.good.saved().items()}
-    adapter.adapt(torch.full_like(good, float('nan')), steps=1)
-    # train-mode BatchNorm took the NaN batch into its running statistics
-    assert adapter.events == [dict(step=3, event='non_finite_buffers',
-                                   action='restored_last_good')]
-    for name, tensor in zip(adapter.snapshot.names,
-                            adapter.snapshot.tensors):
-        assert torch.equal(tensor, verified[name]), name
-    adapter.adapt(good, steps=3)
-    assert adapter.stats['steps'] == 5 and not adapter.stopped
-    assert adapter.guard.failures == 0  # a good step ended the streak
-    assert all(torch.isfinite(p).all() for _, p in adapter.adapted)
-
-
 def test_nan_images_fall_back_to_the_source_state_and_stop():
     model = _model()
     source = _state(model)
     adapter = _bound(model, max_consecutive_failures=2)
     adapter.begin_domain()
     adapter.adapt(torch.full_like(_inputs(model), float('nan')), steps=5)
+    # every step is undone at once; the flags are read after the fifth
     assert [e['action'] for e in adapter.events] == [
-        'restored_source', 'restored_source', 'stopped']
-    assert adapter.stats['steps'] == 0
-    assert adapter.stats['steps_not_run'] == 3
+        'restored_source'] * 5 + ['stopped']
+    assert adapter.stats['steps'] == 0 and adapter.stopped
     assert all(v != v for v in adapter.last_losses.values())  # NaN
     _assert_state(model, source)
+    adapter.adapt(_inputs(model), steps=3)
+    assert adapter.stats['steps_not_run'] == 3
 
 
 def test_bn_adapt_never_keeps_non_finite_statistics():
@@ -115,62 +63,24 @@ def test_bn_adapt_never_keeps_non_finite_statistics():
                                   momentum=1.0)).bind(model)
     adapter.begin_domain()
     adapter.adapt(torch.full_like(_inputs(model), float('nan')), steps=2)
-    assert _failures(adapter) == {'non_finite_buffers': 1}
+    assert _failures(adapter) == {'non_finite_buffers': 2}
     _assert_state(model, source)
     adapter.adapt(_inputs(model), steps=1)
-    assert adapter.stats['steps'] == 3 and _failures(adapter) == {
-        'non_finite_buffers': 1}
+    assert adapter.stats['steps'] == 1 and _failures(adapter) == {
+        'non_finite_buffers': 2}
     assert not torch.equal(model.backbone.stem[1].running_mean,
                            source['backbone.stem.1.running_mean'])
 
 
-def test_without_the_guard_a_non_finite_loss_only_skips_its_step():
+def test_without_the_guard_non_finite_losses_are_only_counted():
     model = _model()
     adapter = _bound(model, guard_non_finite=False)
     adapter.begin_domain()
     adapter.adapt(torch.full_like(_inputs(model), float('nan')), steps=4)
     assert _failures(adapter) == {'non_finite_loss': 4}
     assert adapter.stats['restored_source'] == 0 and not adapter.stopped
-    assert {e['action'] for e in adapter.events} == {'skipped'}
-
-
-def test_one_host_synchronisation_per_step(monkeypatch):
-    model = _model()
-    adapter = _bound(model)
-    inputs = _inputs(model)
-    calls = []
-    tolist = torch.Tensor.tolist
-    item = torch.Tensor.item
-
-    def counted(name, fn):
-        def wrapper(self, *args, **kwargs):
-            calls.append(name)
-            return fn(self, *args, **kwargs)
-        return wrapper
-
-    monkeypatch.setattr(torch.Tensor, 'tolist', counted('tolist', tolist))
-    monkeypatch.setattr(torch.Tensor, 'item', counted('item', item))
-    adapter.adapt(inputs, steps=5)
-    # one per step, one for the last step's result
-    assert calls == ['tolist'] * 6
-
-
-def test_predictions_failure_restores_last_good_then_source():
-    model = _model()
-    source = _state(model)
-    adapter = _bound(model)
-    adapter.begin_domain()
-    adapter.adapt(_inputs(model), steps=3)
-    adapter.recover('non_finite_predictions', batch=0)
-    assert adapter.events[-1] == dict(step=3, event='non_finite_predictions',
-                                      action='restored_last_good', batch=0)
-    # the restored state's own predictions fail: only the source is left
-    adapter.recover('non_finite_predictions', batch=1)
-    assert adapter.events[-1]['action'] == 'restored_source'
-    _assert_state(model, source)
-    with pytest.raises(ValueError, match='unknown adaptation event '
-                       "'nan_loss'; valid: non_finite_gradients"):
-        adapter.recover('nan_loss')
+    assert {e['action'] for e in adapter.events} == {'none'}
+    assert adapter.stats['steps'] == 4
 
 
 def test_hook_reports_non_finite_predictions(tmp_path):
@@ -210,7 +120,7 @@ def test_max_consecutive_failures_must_be_positive():
         ADAPTERS.build(dict(type='S4TAdapter', max_consecutive_failures=0))
 
 
-# -- guard_mode='device': decided on the device, read once per adapt() ----
+# -- decided on the device, read once per adapt() ------------------------
 def _count_reads(monkeypatch):
     """Record every call that reads a tensor's value on the host."""
     calls = []
@@ -224,9 +134,9 @@ def _count_reads(monkeypatch):
     return calls
 
 
-def test_device_guard_reads_the_device_once_per_adapt(monkeypatch):
+def test_the_guard_reads_the_device_once_per_adapt(monkeypatch):
     model = _model()
-    adapter = _bound(model, guard_mode='device')
+    adapter = _bound(model)
     inputs = _inputs(model)
     calls = _count_reads(monkeypatch)
     adapter.adapt(inputs, steps=5)
@@ -237,11 +147,11 @@ def test_device_guard_reads_the_device_once_per_adapt(monkeypatch):
         'depth.s4t', 'edge.s4t', 'normals.s4t', 'semseg.s4t']
 
 
-def test_device_guard_steps_equal_host_guard_steps_bitwise():
+def test_good_steps_are_the_unguarded_steps_bitwise():
     models, losses = [], []
-    for mode in ('host', 'device'):
+    for guarded in (True, False):
         model = _model()
-        adapter = _bound(model, guard_mode=mode, optimizer=dict(
+        adapter = _bound(model, guard_non_finite=guarded, optimizer=dict(
             type='SGD', lr=0.05, momentum=0.9))
         adapter.adapt(_inputs(model), steps=3, seed=1)
         adapter.adapt(_inputs(model, seed=1), steps=2, seed=2)
@@ -254,10 +164,10 @@ def test_device_guard_steps_equal_host_guard_steps_bitwise():
     assert losses[0] == losses[1]
 
 
-def test_device_guard_undoes_each_exploding_step_and_stops():
+def test_exploding_steps_are_undone_each_and_stop():
     model = _model()
     source = _state(model)
-    adapter = _bound(model, guard_mode='device', norm_policy='source_stats',
+    adapter = _bound(model, norm_policy='source_stats',
                      optimizer=dict(type='SGD', lr=float('inf')))
     adapter.begin_domain()
     adapter.adapt(_inputs(model), steps=4)
@@ -274,9 +184,9 @@ def test_device_guard_undoes_each_exploding_step_and_stops():
     assert adapter.stats['steps_not_run'] == 2
 
 
-def test_device_guard_restores_the_last_good_state_and_a_fresh_momentum():
+def test_a_bad_batch_restores_the_last_good_state_and_a_fresh_momentum():
     model = _model()
-    adapter = _bound(model, guard_mode='device', optimizer=dict(
+    adapter = _bound(model, optimizer=dict(
         type='SGD', lr=0.05, momentum=0.9))
     adapter.begin_domain()
     good = _inputs(model)
@@ -301,10 +211,10 @@ def test_device_guard_restores_the_last_good_state_and_a_fresh_momentum():
     assert all(torch.isfinite(p).all() for _, p in adapter.adapted)
 
 
-def test_device_guard_predictions_failure_restores_the_source():
+def test_predictions_failure_restores_the_source():
     model = _model()
     source = _state(model)
-    adapter = _bound(model, guard_mode='device')
+    adapter = _bound(model)
     adapter.adapt(_inputs(model), steps=2)
     # the current state is the last good one; its predictions failing leaves
     # only the source state
@@ -316,21 +226,11 @@ def test_device_guard_predictions_failure_restores_the_source():
     _assert_state(model, source)
 
 
-def test_guard_mode_is_resolved_and_checked():
-    model = _model()
-    assert not _bound(model).guard.on_device  # auto: host on a CPU
-    assert not _bound(model, guard_mode='device',
-                      guard_non_finite=False).guard.on_device
-    with pytest.raises(ValueError, match="unknown guard_mode 'gpu'; valid: "
-                       'auto, host, device'):
-        ADAPTERS.build(dict(type='S4TAdapter', guard_mode='gpu'))
-
-
 @pytest.mark.parametrize('cfg', [
     dict(type='S4TAdapter'), dict(type='S4TAdapter', weighting='uncertainty'),
     dict(type='TentAdapter'), dict(type='EataAdapter'),
     dict(type='AuxConsistencyAdapter'), dict(type='MaskedImageAdapter')])
-def test_no_adapter_reads_the_device_per_step_with_the_device_guard(
+def test_no_adapter_reads_the_device_per_step(
         monkeypatch, cfg):
     import s4t_mm.models.self_supervised  # noqa: F401
     from ..test_models.utils import TINY_FUSED_CHANNELS
@@ -339,7 +239,7 @@ def test_no_adapter_reads_the_device_per_step_with_the_device_guard(
         relation=True, self_supervised=dict(image=dict(
             type='MaskedImageReconstruction',
             in_channels=TINY_FUSED_CHANNELS, patch_size=4, channels=8))))
-    adapter = ADAPTERS.build(dict(cfg, guard_mode='device')).bind(model)
+    adapter = ADAPTERS.build(cfg).bind(model)
     inputs = _inputs(model)
     calls = _count_reads(monkeypatch)
     adapter.adapt(inputs, steps=5)

@@ -73,7 +73,8 @@ def _fuzz_one(base, case, totals):
     def observed(model_, inputs_):
         losses = objective(model_, inputs_)
         total = sum(v.detach().float().sum() for v in losses.values())
-        calls.append((adapter.guard.step_index, bool(torch.isfinite(
+        # the guard counts a step when it takes it, after the objective
+        calls.append((adapter.guard.step_index + 1, bool(torch.isfinite(
             torch.as_tensor(total)))))
         return losses
 
@@ -130,5 +131,6 @@ def test_fuzz_adaptation_hyper_parameters():
     # the fuzz reaches every kind of recovery
     assert totals['restored_last_good'] and totals['restored_source']
     assert totals['stopped'] and totals['non_finite_predictions']
-    assert totals['non_finite_buffers'] and totals['non_finite_loss']
-    assert totals['non_finite_gradients']
+    # (a non-finite loss is blamed on its gradients, which it makes
+    # non-finite; test_guard.py reaches a loss or parameters failing alone)
+    assert totals['non_finite_buffers'] and totals['non_finite_gradients']

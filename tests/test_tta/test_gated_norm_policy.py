@@ -72,19 +72,22 @@ def test_each_layer_tests_its_own_statistics():
     model, calibration, _ = calibrated_model()
     policy = GatedNormPolicy(calibration=calibration, threshold=3.0)
     policy.bind(model)
-    policy._scores = {}
     layer1 = calibration['layers']['bn1']
     layer2 = calibration['layers']['bn2']
     # the first layer sees a source-like batch, the second a far one
-    a1 = policy.target_weight('bn1', model.bn1, layer1['mean_center'],
-                              layer1['logvar_center'].exp())
+    a1, z1 = policy.decide('bn1', model.bn1, layer1['mean_center'],
+                           layer1['logvar_center'].exp())
     shifted = layer2['mean_center'] + 100.0
-    a2 = policy.target_weight('bn2', model.bn2, shifted,
-                              layer2['logvar_center'].exp())
-    assert float(a1) == 0.0 and float(policy._scores['bn1']) < 1e-3
-    z2 = float(policy._scores['bn2'])
-    assert float(a2) == pytest.approx(1 - (3.0 / z2) ** 2)
+    a2, z2 = policy.decide('bn2', model.bn2, shifted,
+                           layer2['logvar_center'].exp())
+    assert float(a1) == 0.0 and float(z1) < 1e-3
+    assert float(a2) == pytest.approx(1 - (3.0 / float(z2)) ** 2)
     assert float(a2) > 0.99
+    # deciding has no side effect: nothing is reported before a batch
+    assert policy.report().weights == {} and policy.report().scores == {}
+    assert float(policy.target_weight('bn2', model.bn2, shifted,
+                                      layer2['logvar_center'].exp())) == \
+        float(a2)
 
 
 def test_spread_is_the_source_batch_to_batch_deviation():
@@ -114,6 +117,7 @@ def test_gradient_steps_only_on_a_shifted_batch():
     model, calibration, g = calibrated_model()
     adapter = TentAdapter(norm_policy=dict(type='gated',
                                            calibration=calibration),
+                          min_target_weight=0.0,
                           optimizer=dict(type='SGD', lr=0.5))
     adapter.bind(model)
     weight = model.bn1.weight.detach().clone()
@@ -126,31 +130,41 @@ def test_gradient_steps_only_on_a_shifted_batch():
     assert not torch.equal(model.bn1.weight, weight)
     # without the option every batch is stepped on
     model, calibration, g = calibrated_model()
-    adapter = TentAdapter(norm_policy=dict(
-        type='gated', calibration=calibration, steps_when_shifted=False),
-        optimizer=dict(type='SGD', lr=0.5))
+    adapter = TentAdapter(norm_policy=dict(type='gated',
+                                           calibration=calibration),
+                          optimizer=dict(type='SGD', lr=0.5))
     adapter.bind(model)
     adapter.adapt(source_batch(g), steps=3)
     assert adapter.stats['steps'] == 3
 
 
-def test_min_step_weight_needs_a_mostly_shifted_batch():
-    def measured(scale, offset):
+def test_min_target_weight_needs_a_mostly_shifted_batch():
+    from s4t_mm.tta.adapters import TentAdapter
+
+    def measured(scale, offset, min_target_weight=0.4):
         model, calibration, g = calibrated_model()
-        policy = GatedNormPolicy(calibration=calibration, threshold=3.0,
-                                 min_step_weight=0.4)
-        policy.bind(model)
-        policy.before_steps(model, source_batch(g) * scale + offset)
-        weights = policy.last_weights
-        return policy, sum(weights.values()) / len(weights)
+        adapter = TentAdapter(
+            norm_policy=dict(type='gated', calibration=calibration,
+                             threshold=3.0),
+            min_target_weight=min_target_weight,
+            optimizer=dict(type='SGD', lr=0.5))
+        adapter.bind(model)
+        adapter.adapt(source_batch(g) * scale + offset, steps=2)
+        weights = adapter.norm_policy.last_weights
+        return adapter, sum(weights.values()) / len(weights)
 
     # the first layer far outside its spread (the second, behind it, not)
-    policy, mean_weight = measured(3.0, 2.0)
-    assert mean_weight > 0.4 and policy.allows_steps
+    adapter, mean_weight = measured(3.0, 2.0)
+    assert mean_weight > 0.4 and adapter.stats['steps'] == 2
+    assert adapter.norm_policy.report().mean_weight == \
+        pytest.approx(mean_weight)
     # a weaker shift: the first layer adapts, too little for the steps
-    policy, mean_weight = measured(1.2, 0.2)
-    assert 0 < mean_weight <= 0.4 and not policy.allows_steps
-    policy.min_step_weight = 0.0
-    assert policy.allows_steps
-    with pytest.raises(ValueError, match=r'min_step_weight must lie in'):
-        GatedNormPolicy(min_step_weight=1.0)
+    adapter, mean_weight = measured(1.2, 0.2)
+    assert 0 < mean_weight <= 0.4 and adapter.stats['steps'] == 0
+    assert adapter.stats['steps_not_run'] == 2
+    adapter, _ = measured(1.2, 0.2, min_target_weight=0.0)
+    assert adapter.stats['steps'] == 2
+    with pytest.raises(ValueError, match=r'min_target_weight must lie in'):
+        TentAdapter(norm_policy=dict(type='gated'), min_target_weight=1.0)
+    with pytest.raises(ValueError, match=r"'batch_stats' reports none"):
+        TentAdapter(min_target_weight=0.5)

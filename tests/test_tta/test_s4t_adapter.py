@@ -262,6 +262,8 @@ def test_best_consistency_ends_on_the_lowest_scoring_state(monkeypatch):
     monkeypatch.setattr(adapter, 'consistency', lambda x: next(scores))
     adapter.adapt(inputs, steps=6, seed=7)
     assert adapter.stats['rolled_back_steps'] == 4
+    # a later failure is undone to the rolled-back state, not past it
+    assert adapter.guard.good.matches()
     expected = reference.state_dict()
     assert all(torch.equal(v, expected[k])
                for k, v in model.state_dict().items())

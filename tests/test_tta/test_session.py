@@ -97,15 +97,20 @@ def test_hook_and_inferencer_share_the_seed_rule(tmp_path):
 
 def test_an_adapted_batch_is_preprocessed_once_and_scores_the_same(
         tmp_path):
-    """An episodic run through the MultiDomainTestLoop preprocesses each
-    batch once (a plain TestLoop twice) and gives bitwise the same metrics
-    and weights."""
+    """An episodic run through the TestTimeAdaptLoop preprocesses each
+    batch once (a plain TestLoop with the hook twice) and gives bitwise the
+    same metrics and weights."""
     ckpt = save_tiny_checkpoint(tmp_path / 'tiny.pth')
     results = {}
-    for loop in ('TestLoop', 'MultiDomainTestLoop'):
+    for loop in ('TestLoop', 'TestTimeAdaptLoop'):
         cfg = tiny_tta_cfg(tmp_path / loop, tmp_path / 'cache')
-        cfg.custom_hooks[0]['protocol'] = dict(type='episodic', steps=2)
-        cfg.test_cfg = dict(type=loop)
+        hook = cfg.custom_hooks[0]
+        hook['protocol'] = dict(type='episodic', steps=2)
+        if loop == 'TestTimeAdaptLoop':
+            cfg.custom_hooks = []
+            cfg.test_cfg = dict(type=loop, domains=[dict(name='warm')],
+                                adapter=hook['adapter'],
+                                protocol=hook['protocol'])
         cfg.load_from = ckpt
         runner = Runner.from_cfg(cfg)
         calls = _counting(runner.model)
@@ -113,13 +118,13 @@ def test_an_adapted_batch_is_preprocessed_once_and_scores_the_same(
         state = copy.deepcopy(runner.model.state_dict())
         labelled = [all(s.gt_tasks for s in samples) for samples in calls]
         results[loop] = (metrics, state, labelled)
-    plain, session = results['TestLoop'], results['MultiDomainTestLoop']
+    plain, session = results['TestLoop'], results['TestTimeAdaptLoop']
     # 8 samples in batches of 4: a plain loop preprocesses the adapter's
     # copy without labels, then the batch; the session's loop the batch once
     assert plain[2] == [False, True] * 2 and session[2] == [True] * 2
-    assert plain[0] == session[0]
+    assert plain[0] == session[0].domains['warm'].metrics
     assert all(torch.equal(plain[1][k], session[1][k]) for k in plain[1])
-    assert runner.test_loop.report.steps == 4
+    assert session[0].domains['warm'].adaptation.steps == 4
 
 
 def test_ground_truth_never_reaches_the_adapter():
@@ -183,3 +188,39 @@ def test_unknown_adapter_names_the_registered_ones():
     with pytest.raises(ValueError, match="unknown adapter .*'Tnet'.*"
                        'TentAdapter'):
         AdaptationSession(dict(type='Tnet'))
+
+
+def test_observers_see_every_adaptation_step():
+    """Observers are called around each step, in the order added, with the
+    session; one added twice is called once."""
+    session = AdaptationSession(S4T, dict(type='episodic', steps=3))
+    session.bind(_model())
+    seen = []
+
+    class Observer:
+
+        def __init__(self, name):
+            self.name = name
+
+        def before_adapt_step(self, observed):
+            assert observed is session
+            seen.append((self.name, 'before',
+                         observed.adapter.stats['steps']))
+
+        def after_adapt_step(self, observed):
+            seen.append((self.name, 'after', observed.adapter.stats['steps'],
+                         sorted(observed.adapter.last_losses)))
+
+    first = Observer('first')
+    session.add_observer(first)
+    session.add_observer(first)
+    session.add_observer(Observer('second'))
+    session.begin_domain()
+    session.before_batch(0, synthetic_batch(n=2))
+    losses = sorted(session.adapter.last_losses)
+    assert losses and len(seen) == 3 * 4
+    for step in range(3):
+        assert seen[4 * step:4 * step + 4] == [
+            ('first', 'before', step), ('second', 'before', step),
+            ('first', 'after', step + 1, losses),
+            ('second', 'after', step + 1, losses)]

@@ -4,9 +4,9 @@ import pytest
 import torch
 from mmengine.runner import Runner
 
-from s4t_mm.apis.adaptation import with_seed
-from s4t_mm.engine.hooks.task_sync_hook import TaskSyncHook
+from s4t_mm.apis import adaptation_run_cfg, with_seed
 from s4t_mm.apis.sync_analysis import run_sync_analysis
+from s4t_mm.engine.hooks.task_sync_hook import TaskSyncHook
 from s4t_mm.evaluation.task_sync import (best_steps, relative_improvement,
                                          sync_report, task_losses)
 from s4t_mm.visualization.sync_plots import plot_sync
@@ -80,9 +80,12 @@ def test_plot_is_written(tmp_path):
 
 
 def _final_weights(cfg, ckpt):
+    """Adapt on the warm domain with a TestTimeAdaptLoop of the config's
+    hook settings: the final weights, the metrics, the TaskSyncHooks."""
+    cfg = adaptation_run_cfg(cfg, TARGETS[:1], True, 0, cfg.work_dir, 'sync')
     cfg.load_from = ckpt
     runner = Runner.from_cfg(cfg)
-    metrics = runner.test()
+    metrics = runner.test().domains['warm'].metrics
     state = {k: v.clone() for k, v in runner.model.state_dict().items()}
     hooks = [h for h in runner.hooks if isinstance(h, TaskSyncHook)]
     return state, metrics, hooks
@@ -132,6 +135,11 @@ def test_losses_only_hook_follows_any_protocol(tmp_path):
     cfg.custom_hooks[1]['analysis'] = True
     with pytest.raises(ValueError, match='needs the paper protocol'):
         _final_weights(cfg, ckpt)
+    # a plain TestLoop with the hook: nothing for the observer to observe
+    cfg.load_from = ckpt
+    with pytest.raises(ValueError, match='observes the adaptation of a '
+                       'TestTimeAdaptLoop'):
+        Runner.from_cfg(cfg).test()
 
 
 def test_run_sync_analysis_reports_every_domain(tmp_path):

@@ -23,7 +23,8 @@ import os.path as osp
 
 from mmengine.logging import print_log
 
-from s4t_mm.apis import check_domains, sync_reports
+from s4t_mm.apis import sync_reports
+from s4t_mm.apis.relation_analysis import select_domains
 from s4t_mm.engine.launch import (add_checkpoint_arg, add_common_args,
                                   config_from_args, one_seed,
                                   resolve_checkpoint)
@@ -61,14 +62,7 @@ def main(argv=None):
     args = parse_args(argv)
     register_all_modules(init_default_scope=False)
     cfg = config_from_args(args)
-    domains = check_domains(cfg, args.domains)
-    if args.only:
-        unknown = set(args.only) - {d['name'] for d in domains}
-        if unknown:
-            raise ValueError(f'unknown domain(s) {sorted(unknown)}; '
-                             f'{args.domains} has '
-                             f'{[d["name"] for d in domains]}')
-        domains = [d for d in domains if d['name'] in args.only]
+    domains = select_domains(cfg, args.domains, args.only, source=False)
     name = osp.splitext(osp.basename(args.config))[0]
     reports = sync_reports(cfg, args.checkpoint, domains, args.seed, name,
                            cfg.work_dir, args.steps, args.interval,

@@ -31,10 +31,11 @@ import os.path as osp
 
 from mmengine.logging import print_log
 
-from s4t_mm.apis.adaptation import check_domains, tta_hook_cfg
+from s4t_mm.apis import tta_hook_cfg
 from s4t_mm.apis.diagnosis import diagnose, format_report
-from s4t_mm.engine.launch import (add_common_args, load_tool_config,
-                                  one_seed)
+from s4t_mm.apis.relation_analysis import select_domains
+from s4t_mm.engine.launch import (add_checkpoint_arg, add_common_args,
+                                  load_tool_config, one_seed)
 from s4t_mm.utils import dump_json_atomic, register_all_modules
 
 
@@ -43,8 +44,9 @@ def parse_args(argv=None):
         description='Gradient shares and collapse indicators along '
         'adaptation')
     parser.add_argument('config', help='test-time adaptation config')
-    parser.add_argument('--checkpoint', required=True)
-    parser.add_argument('--only', nargs='+', help='only these domains')
+    add_checkpoint_arg(parser)
+    parser.add_argument('--only', nargs='+',
+                        help='only these domains (names in --domains)')
     parser.add_argument('--steps', type=int, default=40)
     parser.add_argument('--interval', type=int, default=5)
     parser.add_argument('--out', help='results JSON path')
@@ -63,9 +65,7 @@ def main(argv=None):
     if tta_hook_cfg(cfg) is None:
         raise ValueError(f'{args.config} has no TestTimeAdaptHook in '
                          'custom_hooks: nothing to diagnose')
-    domains = check_domains(cfg, args.domains)
-    if args.only:
-        domains = [d for d in domains if d['name'] in args.only]
+    domains = select_domains(cfg, args.domains, args.only, source=False)
     reports = diagnose(cfg, args.checkpoint, domains, args.steps,
                        args.interval, args.seed)
     for report in reports:

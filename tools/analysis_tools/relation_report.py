@@ -28,16 +28,15 @@ import os.path as osp
 from mmengine.logging import print_log
 
 from s4t_mm.apis.relation_analysis import relation_report, select_domains
-from s4t_mm.engine.launch import (add_common_args, load_tool_config,
-                                  one_seed)
+from s4t_mm.engine.launch import (add_checkpoint_arg, add_common_args,
+                                  load_tool_config, one_seed)
 from s4t_mm.utils import dump_json_atomic, register_all_modules
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Task-relation report')
     parser.add_argument('config', help='test-time adaptation config')
-    parser.add_argument('--checkpoint', required=True,
-                        help='source-trained checkpoint')
+    add_checkpoint_arg(parser)
     parser.add_argument('--num-batches', type=int, default=4,
                         help='batches of each domain R is computed on')
     parser.add_argument('--only', nargs='+',

@@ -59,6 +59,15 @@ class Camera:
         """Focal length in pixels for an image ``width`` pixels wide."""
         return 0.5 * width / np.tan(0.5 * self.fov_x)
 
+    def intrinsics(self, height: int, width: int) -> np.ndarray:
+        """(3, 3) pinhole matrix of an ``height`` x ``width`` image, pixel
+        centres at integer coordinates (OpenCV's convention): the rays of
+        :func:`camera_rays` pass through ``K^-1 (column, row, 1)``."""
+        f = self.focal_length(width)
+        return np.array([[f, 0.0, 0.5 * width - 0.5],
+                         [0.0, f, 0.5 * height - 0.5],
+                         [0.0, 0.0, 1.0]])
+
 
 @dataclass(frozen=True)
 class SceneObject:

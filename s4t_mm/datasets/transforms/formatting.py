@@ -19,7 +19,9 @@ class PackMultiTaskInputs(BaseTransform):
     ``gt_<task>`` as a ``(C, H, W)`` tensor: long for categorical maps
     (semseg, human parts), float32 otherwise (depth, edge, saliency with
     C = 1, normals with C = 3). Keys in ``meta_keys`` that are present become
-    the sample's metainfo.
+    the sample's metainfo (``cam2img``: the camera's pinhole matrix where
+    the dataset knows it; ``canonical_camera``: what
+    :class:`CanonicalCamera` did).
     """
 
     def __init__(self,
@@ -27,7 +29,8 @@ class PackMultiTaskInputs(BaseTransform):
                                              'img_shape', 'pad_shape',
                                              'scale_factor', 'flip',
                                              'flip_direction', 'domain',
-                                             'sample_idx')) -> None:
+                                             'sample_idx', 'cam2img',
+                                             'canonical_camera')) -> None:
         self.meta_keys = tuple(meta_keys)
 
     def transform(self, results: dict) -> dict:

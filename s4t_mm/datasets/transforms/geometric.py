@@ -35,7 +35,9 @@ def resize_nearest(array: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
     in_h, in_w = array.shape[:2]
     rows = _nearest_index(in_h, size[0])
     cols = _nearest_index(in_w, size[1])
-    return array[rows[:, None], cols[None, :]]
+    # two 1-D gathers: the same pixels as array[rows[:, None], cols], and
+    # several times faster than the broadcast 2-D index
+    return array.take(rows, axis=0).take(cols, axis=1)
 
 
 def _nearest_index(in_size: int, out_size: int) -> np.ndarray:
@@ -166,8 +168,13 @@ def flip_task_map(array: np.ndarray, spec: TaskMapSpec) -> np.ndarray:
     flipped = np.ascontiguousarray(array[:, ::-1])
     channel = spec.flip_sign_channel
     if channel is not None:
-        labelled = ~(flipped == spec.ignore_value).all(axis=-1)
-        flipped[labelled, channel] = -flipped[labelled, channel]
+        # labelled: some channel differs from the ignore value (compared
+        # plane by plane: a reduction over the short last axis is slow)
+        labelled = flipped[..., 0] != spec.ignore_value
+        for c in range(1, flipped.shape[-1]):
+            labelled |= flipped[..., c] != spec.ignore_value
+        values = flipped[..., channel]
+        np.negative(values, out=values, where=labelled)
     return flipped
 
 

@@ -17,10 +17,9 @@ from s4t_mm.registry import HOOKS
 from s4t_mm.structures import MultiTaskDataSample
 from s4t_mm.structures.multi_task_data_sample import GT_PREFIX, PRED_PREFIX
 from s4t_mm.structures.task_maps import task_map_spec
+from s4t_mm.utils import registered_class
 from s4t_mm.visualization import MultiTaskVisualizer
 
-VISUALIZATION_HOOK_TYPES = ('MultiTaskVisualizationHook',
-                            's4t_mm.MultiTaskVisualizationHook')
 #: dataset_meta keys stored with saved maps (class names and palettes).
 _META_SUFFIXES = ('classes', 'palette')
 
@@ -50,9 +49,10 @@ class MultiTaskVisualizationHook(Hook):
         wait_time: seconds a shown drawing stays.
         show_dir: folder for the drawings of a test run.
         tag: subfolder of ``show_dir`` and prefix of backend image names.
-        run_names: names of the successive ``runner.test()`` calls of one
-            runner (e.g. the target domains the tools walk in order); the
-            i-th run writes into the subfolder ``run_names[i]``.
+        run_names: names of the successive test epochs of one runner (the
+            target domains a ``TestTimeAdaptLoop`` walks, in order; one
+            epoch per ``runner.test()`` of a plain ``TestLoop``); the i-th
+            writes into the subfolder ``run_names[i]``.
         save_maps: also save the image and maps of each drawn test sample
             (``.npz`` beside the png), for :func:`compose_comparisons`.
     """
@@ -117,14 +117,14 @@ class MultiTaskVisualizationHook(Hook):
         if drawer is not runner.visualizer and out_file is None:
             runner.visualizer.add_image(name, drawn, step)
 
-    def before_test(self, runner) -> None:
+    def before_test_epoch(self, runner) -> None:
         if self.run_names is None:
             self._run_dir = ''
         elif self._runs < len(self.run_names):
             self._run_dir = self.run_names[self._runs]
         else:
             raise ValueError(
-                f'test run {self._runs + 1} of this runner, but run_names '
+                f'test epoch {self._runs + 1} of this runner, but run_names '
                 f'names only {len(self.run_names)}: {self.run_names}')
         self._runs += 1
         self._test_index = 0
@@ -275,6 +275,11 @@ def compose_comparisons(show_dir: str, tags: Sequence[str],
     return sorted(written)
 
 
+def _is_visualization_hook(entry: dict) -> bool:
+    cls = registered_class(HOOKS, entry.get('type'))
+    return cls is not None and issubclass(cls, MultiTaskVisualizationHook)
+
+
 def with_visualization_hook(cfg: Config, show_dir: str, tag: str,
                             run_names: Optional[Sequence[str]] = None,
                             save_maps: bool = True) -> Config:
@@ -282,7 +287,7 @@ def with_visualization_hook(cfg: Config, show_dir: str, tag: str,
     ``show_dir/<tag>`` (replacing any MultiTaskVisualizationHook there)."""
     cfg = copy.deepcopy(cfg)
     hooks = [h for h in cfg.get('custom_hooks', [])
-             if h.get('type') not in VISUALIZATION_HOOK_TYPES]
+             if not _is_visualization_hook(h)]
     hooks.append(dict(type='s4t_mm.MultiTaskVisualizationHook', draw=True,
                       show_dir=show_dir, tag=tag,
                       run_names=None if run_names is None else

@@ -7,43 +7,49 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
+from s4t_mm.engine.runner import TestTimeAdaptLoop
+from s4t_mm.evaluation.task_sync import sync_report, task_losses
 from s4t_mm.registry import HOOKS
 from s4t_mm.tta.protocols import PaperProtocol
-from s4t_mm.evaluation.task_sync import sync_report, task_losses
+from s4t_mm.tta.session import AdaptationSession
 from s4t_mm.visualization.sync_plots import plot_sync
-from .test_time_adapt_hook import TestTimeAdaptHook
 
 
 @HOOKS.register_module()
 class TaskSyncHook(Hook):
-    """Task-synchronisation diagnostics of a :class:`TestTimeAdaptHook`.
+    """Task-synchronisation diagnostics of a
+    :class:`~s4t_mm.engine.TestTimeAdaptLoop`'s adaptation.
 
-    Put it next to the adaptation hook::
+    Put it beside the loop::
 
-        custom_hooks = [dict(type='TestTimeAdaptHook', ...),
-                        dict(type='TaskSyncHook', interval=5,
-                             analysis=True)]
+        test_cfg = dict(type='TestTimeAdaptLoop', adapter=..., protocol=...)
+        custom_hooks = [dict(type='TaskSyncHook', interval=5, analysis=True)]
 
-    Every test run (one target domain) it records each task's
-    self-supervised loss at every adaptation step (the adapter's
-    ``last_losses``, grouped by task). With ``analysis=True`` (paper
-    protocol only) it also scores the model on the labelled test set before
-    adapting and after every ``interval`` steps; the final point is the test
-    loop's own result. The scoring runs in eval mode without gradients and
-    with the random state saved and restored, so the adapted weights are
-    bitwise those of a run without this hook; labels reach only the
-    evaluator, and a scoring pass that changed any tensor the adapter
-    tracks raises an error.
+    It observes the loop's :class:`~s4t_mm.tta.session.AdaptationSession`
+    (:meth:`~s4t_mm.tta.session.AdaptationSession.add_observer`, which
+    calls it around every adaptation step). Every target domain (one test
+    epoch) it records each task's self-supervised loss at every adaptation
+    step (the adapter's ``last_losses``, grouped by task). With
+    ``analysis=True`` (paper protocol only) it also scores the model on the
+    domain's labelled test set before adapting and after every
+    ``interval`` steps; the final point is the test loop's own result.
+    The paper protocol adapts step after step on one batch with one random
+    stream, so a point between two steps is scored there, from the
+    observer's callback: in eval mode, without gradients and with the
+    random state saved and restored, so the adapted weights are bitwise
+    those of a run without this hook; labels reach only the evaluator, and
+    a scoring pass that changed any tensor the adapter tracks raises an
+    error.
 
-    After each run the report of
+    After each domain the report of
     :func:`~s4t_mm.evaluation.task_sync.sync_report` (best step per task,
     spread, normalised curves, losses) is appended to :attr:`reports`, put
     into the message hub as ``task_sync`` and, with ``plot``, drawn by the
     main process with the runner's visualizer as image ``task_sync`` at
-    step ``<run>`` (0, 1, ... for the runner's successive test runs), so
+    step ``<domain>`` (0, 1, ... for the runner's successive domains), so
     every vis backend gets it (``LocalVisBackend``:
-    ``<log_dir>/vis_data/vis_image/task_sync_<run>.png``; TensorBoard,
-    WandB) and, with ``out_dir``, also ``<out_dir>/task_sync_<run>.png``.
+    ``<log_dir>/vis_data/vis_image/task_sync_<domain>.png``; TensorBoard,
+    WandB) and, with ``out_dir``, also ``<out_dir>/task_sync_<domain>.png``.
 
     Args:
         interval: adaptation steps between two scorings.
@@ -51,13 +57,10 @@ class TaskSyncHook(Hook):
             losses are recorded.
         tolerance: a task's best step is the earliest within this many
             percentage points of its best relative improvement.
-        plot: draw a plot per run.
+        plot: draw a plot per domain.
         out_dir: a folder to write each plot into as well, beside the
             visualizer's backends.
     """
-
-    # before the adaptation hook (VERY_HIGH), whose before_test adapts
-    priority = 'HIGHEST'
 
     def __init__(self, interval: int = 5, analysis: bool = False,
                  tolerance: float = 0.0, plot: bool = True,
@@ -70,66 +73,62 @@ class TaskSyncHook(Hook):
         self.plot = plot
         self.out_dir = out_dir
         self.reports: List[dict] = []
-        self._observed = None
         self._run: Optional[dict] = None
         self._runner = None
-        self._tta: Optional[TestTimeAdaptHook] = None
 
     def before_test(self, runner) -> None:
-        tta = next((h for h in runner.hooks
-                    if isinstance(h, TestTimeAdaptHook)), None)
-        if tta is None:
-            raise ValueError('TaskSyncHook needs a TestTimeAdaptHook in '
-                             'custom_hooks; there is no adaptation to '
-                             'observe')
-        if self.analysis and not isinstance(tta.protocol, PaperProtocol):
+        loop = runner.test_loop
+        session = loop.session if isinstance(loop, TestTimeAdaptLoop) \
+            else None
+        if session is None:
+            raise ValueError(
+                'TaskSyncHook observes the adaptation of a TestTimeAdaptLoop '
+                "(test_cfg=dict(type='TestTimeAdaptLoop', adapter=..., "
+                f'protocol=...)); this runner\'s test loop, a '
+                f'{type(loop).__name__}, adapts nothing')
+        if self.analysis and not isinstance(session.protocol, PaperProtocol):
             raise ValueError(
                 'TaskSyncHook(analysis=True) needs the paper protocol '
                 '(adapt, then evaluate), got '
-                f'{type(tta.protocol).__name__}; use analysis=False to '
+                f'{type(session.protocol).__name__}; use analysis=False to '
                 'record only the losses')
-        self._observe(tta.adapter)
+        session.add_observer(self)
         self._runner = runner
-        self._tta = tta
+
+    def before_test_epoch(self, runner) -> None:
         self._run = dict(losses=[], steps=[], metrics=[])
         if self.analysis:
-            self._run['final_step'] = self._final_step(runner, tta.protocol)
-
-    def _observe(self, adapter) -> None:
-        """Register (once per adapter) to see every adaptation step."""
-        if self._observed is adapter:
-            return
-        adapter.register_step_callback(before=self._before_step,
-                                       after=self._after_step)
-        self._observed = adapter
+            self._run['final_step'] = self._final_step(
+                runner.test_loop.dataloader, runner.test_loop.session.protocol)
 
     @staticmethod
-    def _final_step(runner, protocol: PaperProtocol) -> int:
+    def _final_step(loader, protocol: PaperProtocol) -> int:
         """Adaptation steps of the paper protocol on this test set."""
-        loader = runner.test_loop.dataloader
         batch_size = protocol.batch_size or loader.batch_size
         available = -(-len(loader.dataset) // batch_size)
         return protocol.steps * min(protocol.num_batches, available)
 
-    def _before_step(self, adapter) -> None:
+    def before_adapt_step(self, session: AdaptationSession) -> None:
+        """Score the state adaptation starts from, before its first step."""
         if self._run is None:
             return
         if self.analysis and not self._run['steps']:
-            self._score(0)
+            self._score(session, 0)
 
-    def _after_step(self, adapter) -> None:
+    def after_adapt_step(self, session: AdaptationSession) -> None:
+        """Record the step's losses; score every ``interval`` steps."""
         if self._run is None:
             return
-        self._run['losses'].append(dict(adapter.last_losses))
+        self._run['losses'].append(dict(session.adapter.last_losses))
         step = len(self._run['losses'])
         if self.analysis and step % self.interval == 0 and \
                 step < self._run['final_step']:
-            self._score(step)
+            self._score(session, step)
 
-    def _score(self, step: int) -> None:
+    def _score(self, session: AdaptationSession, step: int) -> None:
         """Evaluate the current weights on the labelled test set."""
         runner, loop = self._runner, self._runner.test_loop
-        tracked = self._tta.adapter.snapshot.tensors
+        tracked = session.adapter.snapshot.tensors
         before = [t.detach().clone() for t in tracked]
         model = runner.model
         was_training = model.training
@@ -152,17 +151,14 @@ class TaskSyncHook(Hook):
         self._run['metrics'].append(dict(metrics))
 
     def after_test_epoch(self, runner, metrics=None) -> None:
-        if self._run is None or not self.analysis or metrics is None:
-            return
-        step = len(self._run['losses'])
-        if not self._run['steps'] or self._run['steps'][-1] != step:
-            self._run['steps'].append(step)
-            self._run['metrics'].append(dict(metrics))
-
-    def after_test(self, runner) -> None:
         run, self._run = self._run, None
         if run is None:
             return
+        if self.analysis and metrics is not None:
+            step = len(run['losses'])
+            if not run['steps'] or run['steps'][-1] != step:
+                run['steps'].append(step)
+                run['metrics'].append(dict(metrics))
         if self.analysis:
             report = sync_report(run['steps'], run['metrics'],
                                  losses=run['losses'],
@@ -179,7 +175,7 @@ class TaskSyncHook(Hook):
             print_log(f'task sync: best step per task {report["best_step"]}'
                       f', spread {report["spread"]}', logger='current')
         if self.plot and (self.analysis or report['losses']):
-            run = len(self.reports) - 1
+            index = len(self.reports) - 1
             plot_sync(report, None if self.out_dir is None else osp.join(
-                self.out_dir, f'task_sync_{run}.png'),
-                visualizer=runner.visualizer, name='task_sync', step=run)
+                self.out_dir, f'task_sync_{index}.png'),
+                visualizer=runner.visualizer, name='task_sync', step=index)

@@ -3,7 +3,7 @@ from typing import Optional, Sequence, Union
 
 from mmengine.hooks import Hook
 
-from s4t_mm.engine.runner import MultiDomainTestLoop
+from s4t_mm.engine.runner import TestTimeAdaptLoop
 from s4t_mm.registry import HOOKS
 from s4t_mm.tta.session import AdaptationSession
 from s4t_mm.utils import unwrap_model
@@ -21,21 +21,19 @@ class TestTimeAdaptHook(Hook):
                              adapter=dict(type='S4TAdapter'),
                              protocol=dict(type='episodic', steps=10))]
 
-    A thin caller of its :class:`~s4t_mm.tta.session.AdaptationSession`
-    (:attr:`session`): each test run is one target domain, each test batch
-    is given to the session before it is predicted, and its predictions
-    are checked after (non-finite ones make the adapter restore its last
-    good state). The adapter never sees labels; the test loop scores the
-    original batch.
-
-    With :class:`~s4t_mm.engine.MultiDomainTestLoop` the loop predicts
-    through the session, which reuses the adapted batch's preprocessing,
-    and keeps each run's :class:`~s4t_mm.tta.session.AdaptationReport` as
-    ``runner.test_loop.report``. Under other loops the adapter adapts on a
-    copy of the batch without labels, preprocessed on its own, and the
-    loop's test step preprocesses the batch again; for them the report's
-    counters and events are also put into the message hub as
-    ``tta_stats`` and ``tta_events``.
+    This is for test loops that know nothing of adaptation (mmengine's
+    ``TestLoop``, a stock mmseg config); s4t_mm's
+    :class:`~s4t_mm.engine.TestTimeAdaptLoop` owns its session and needs
+    no hook. A thin caller of its
+    :class:`~s4t_mm.tta.session.AdaptationSession` (:attr:`session`): each
+    test run is one target domain, each test batch is given to the session
+    before it is predicted, and its predictions are checked after
+    (non-finite ones make the adapter restore its last good state). The
+    adapter adapts on a copy of the batch without labels, preprocessed on
+    its own; the loop's test step preprocesses the batch again and scores
+    the original. After each run the session's report's counters and
+    events are put into the message hub as ``tta_stats`` and
+    ``tta_events``.
 
     Args:
         adapter: config of a registered adapter (``S4TAdapter``, ...).
@@ -64,11 +62,12 @@ class TestTimeAdaptHook(Hook):
         self.session.after_load_checkpoint(checkpoint)
 
     def before_test(self, runner) -> None:
+        if isinstance(getattr(runner, 'test_loop', None), TestTimeAdaptLoop):
+            raise ValueError(
+                'the TestTimeAdaptLoop adapts the model itself; give it the '
+                'adapter and protocol (test_cfg) and drop TestTimeAdaptHook '
+                'from custom_hooks, or the model would adapt twice')
         self.session.bind(unwrap_model(runner.model))
-        loop = getattr(runner, 'test_loop', None)
-        if isinstance(loop, MultiDomainTestLoop):
-            loop.session = self.session
-            self.session.reuse_preprocessing = True
         # a caller driving the hook by hand may have no loader; only the
         # paper protocol reads it
         self.session.begin_domain(getattr(runner, 'test_dataloader', None))

@@ -11,8 +11,8 @@ from mmengine.structures import BaseDataElement
 from s4t_mm.registry import METRICS, TASK_EVALUATORS
 from s4t_mm.structures.multi_task_data_sample import GT_PREFIX, PRED_PREFIX
 from s4t_mm.tasks import task_spec
-from ..functional import (delta_m, evaluated_tasks, fit_scale_shift,
-                          metric_directions)
+from ..functional import fit_scale_shift
+from ..multi_task_gain import delta_m, evaluated_tasks, metric_directions
 from ..task_evaluators import (ALIGN_SCOPES, CategoricalEvaluator, Fit,
                                TaskEvaluator, check_choice)
 
@@ -45,7 +45,7 @@ class MultiTaskMetric(BaseMetric):
     sparse angle histogram), never a map, so results gather cheaply across
     ranks; :meth:`compute_metrics` pools them over the dataset. Output keys
     are ``'<task>/<metric>'`` (see
-    :func:`s4t_mm.evaluation.functional.metric_directions`), plus
+    :func:`s4t_mm.evaluation.multi_task_gain.metric_directions`), plus
     ``'delta_m'`` when a baseline is given. IoU, accuracies, shares within
     an angle and F-measures are percentages (0..100).
 
@@ -75,7 +75,7 @@ class MultiTaskMetric(BaseMetric):
             a path to a JSON/YAML file holding that dict, flat or under a
             top-level ``'metrics'`` key. Enables ``'delta_m'``.
         delta_m_keys: metric keys for delta_m; default one per task
-            (:func:`~s4t_mm.evaluation.functional.delta_m_candidates`).
+            (:func:`~s4t_mm.evaluation.multi_task_gain.delta_m_candidates`).
         **task_keywords: the older spelling of ``task_cfgs``
             (:data:`TASK_KEYWORDS`), still read:
 

@@ -27,6 +27,14 @@ class UncertaintyWeightCombiner(nn.Module):
         self.tasks = list(tasks)
         self.scales = nn.Parameter(torch.ones(len(self.tasks)))
 
+    def reorder_tasks(self, state_dict: dict, prefix: str,
+                      saved_order: Sequence[str]) -> None:
+        """Permute, in place, the scales of a state dict saved with the
+        tasks in ``saved_order`` to this combiner's order."""
+        if prefix + 'scales' in state_dict:
+            state_dict[prefix + 'scales'] = state_dict[prefix + 'scales'][
+                [list(saved_order).index(t) for t in self.tasks]]
+
     def weight(self, task: str) -> torch.Tensor:
         return 0.5 / self.scales[self._index(task)]**2
 

@@ -1,8 +1,3 @@
-from .multi_task_encoder_decoder import (RELATION_OUTPUTS, RELATION_SPACES,
-                                         MultiTaskEncoderDecoder,
-                                         RelationConsistency, RelationViews)
+from .multi_task_encoder_decoder import MultiTaskEncoderDecoder
 
-__all__ = [
-    'MultiTaskEncoderDecoder', 'RelationConsistency', 'RelationViews',
-    'RELATION_SPACES', 'RELATION_OUTPUTS'
-]
+__all__ = ['MultiTaskEncoderDecoder']

@@ -1,44 +1,19 @@
 """A shared encoder with one decoder head per task."""
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
-from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from torch import Tensor
 
 from s4t_mm.registry import MODELS
-from s4t_mm.structures import MultiTaskDataSample
-from s4t_mm.structures.task_maps import task_map_spec
+from s4t_mm.structures import (RELATION_OUTPUTS, RELATION_SPACES,
+                               MultiTaskDataSample, RelationConsistency,
+                               RelationViews, stack_ground_truth)
 from ..necks import DeferredConcat
+from .fusion import resolve_fusion
+from .task_order import align_task_order, store_task_order
 
-FUSIONS = ('auto', 'per_level', 'concat')
 MEMORY_FORMATS = ('contiguous', 'channels_last')
-RELATION_SPACES = ('raw', 'activated')
-RELATION_OUTPUTS = ('reconstructed', 'aux')
-
-View = Tuple[str, ...]
-
-
-class RelationConsistency(NamedTuple):
-    """What a consistency objective compares, per task, each
-    (N, C_t, H, W) at the input size (see
-    :meth:`MultiTaskEncoderDecoder.relation_consistency`).
-
-    ``main``: the main heads' outputs, computed without gradient (the
-    target); ``reconstructed``: the relation predictor's reconstruction;
-    ``aux``: its auxiliary heads' outputs. An output not asked for is None.
-    """
-    main: Dict[str, Tensor]
-    reconstructed: Optional[Dict[str, Tensor]] = None
-    aux: Optional[Dict[str, Tensor]] = None
-
-
-class RelationViews(NamedTuple):
-    """The main heads' outputs and the reconstruction from each visible
-    task set (see :meth:`MultiTaskEncoderDecoder.relation_views`):
-    ``reconstructed[view][task]``, each (N, C_t, H, W) at the input size."""
-    main: Dict[str, Tensor]
-    reconstructed: Dict[View, Dict[str, Tensor]]
 
 
 @MODELS.register_module()
@@ -60,7 +35,8 @@ class MultiTaskEncoderDecoder(BaseModel):
     :meth:`relation_consistency`, :meth:`relation_views`,
     :meth:`task_outputs`, :meth:`task_weight` and
     :meth:`self_supervised_loss`, never through its layers, so the
-    internals can change behind them.
+    internals can change behind them. The task order (that of ``heads``)
+    travels with the checkpoint and is checked on load (task_order.py).
 
     Args:
         backbone: any registered backbone, e.g. ``dict(type='mmseg.ResNet')``.
@@ -75,20 +51,12 @@ class MultiTaskEncoderDecoder(BaseModel):
         loss_combiner: how per-task losses add up; default
             ``TaskWeightCombiner`` with all weights 1.
         relation_loss_weight: lambda of the auxiliary and relation terms.
-        fusion: how consumers read a multi-level neck's fused map
-            (:class:`MultiLevelConcat`). ``'per_level'``: every consumer is
-            a 1x1 convolution (1x1 heads, the relation predictor's
-            compressor), so each applies its weight slices at every level's
-            own resolution and only the small outputs are resized (the same
-            values, see :class:`DeferredConcat`); ``'concat'``: the map is
-            built and read as is; ``'auto'`` (default): ``'per_level'``
-            where it is possible, else ``'concat'``. Parameters are the
-            same either way, so checkpoints load into both.
-        memory_format: ``'channels_last'`` converts the input batch, so
-            every convolution runs in that layout; ``'contiguous'``
-            (default) leaves it. Values are unchanged up to float rounding.
-            With the per-level fusion a CPU step was not faster in
-            channels-last (docs/benchmarks.md), so it is not the default.
+        fusion: how consumers read a multi-level neck's fused map, one of
+            :data:`~.fusion.FUSIONS` (default ``'auto'``); parameters are
+            the same either way, so checkpoints load into both.
+        memory_format: ``'channels_last'`` converts the input batch (values
+            unchanged up to float rounding; not faster on a CPU with the
+            per-level fusion); ``'contiguous'`` (default) leaves it.
         data_preprocessor: defaults to ``MultiTaskDataPreprocessor``.
     """
 
@@ -158,48 +126,30 @@ class MultiTaskEncoderDecoder(BaseModel):
             raise ValueError(f'unknown memory_format {memory_format!r}; '
                              f'valid: {", ".join(MEMORY_FORMATS)}')
         self.memory_format = memory_format
-        self.fusion = self._resolve_fusion(fusion)
+        self.fusion = resolve_fusion(fusion, self.neck, self.heads,
+                                     self.self_supervised)
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
-
-    def _resolve_fusion(self, fusion: str) -> str:
-        """``'per_level'`` or ``'concat'`` for the requested ``fusion``."""
-        if fusion not in FUSIONS:
-            raise ValueError(f'unknown fusion {fusion!r}; valid: '
-                             f'{", ".join(FUSIONS)}')
-        if fusion == 'concat':
-            return fusion
-        blocker = self._per_level_blocker()
-        if blocker is None:
-            return 'per_level'
-        if fusion == 'per_level':
-            raise ValueError(f"fusion='per_level' is not possible: {blocker};"
-                             " use fusion='concat' or 'auto'")
-        print_log(f'fusion: concatenation, because {blocker}',
-                  logger='current')
-        return 'concat'
-
-    def _per_level_blocker(self) -> Optional[str]:
-        """Why the fused map must be built, or None when every consumer of
-        it is a 1x1 convolution."""
-        if self.neck is None:
-            return 'the model has no neck that fuses levels'
-        if not hasattr(self.neck, 'defer'):
-            return (f'the neck ({type(self.neck).__name__}) does not fuse '
-                    'levels that 1x1 convolutions could read one by one')
-        for task, head in self.heads.items():
-            if head.pointwise_conv is None:
-                return (f'the {task!r} head ({type(head).__name__}) is not '
-                        'one 1x1 convolution (hidden convs, dropout, a '
-                        'decoder or an input transform)')
-        if self.self_supervised:
-            return (f'the self-supervised branch(es) '
-                    f'{sorted(self.self_supervised)} read the fused map')
-        return None
+        # the task order travels with the checkpoint (task_order.py)
+        self.register_state_dict_post_hook(store_task_order)
+        self.register_load_state_dict_pre_hook(align_task_order)
 
     @property
     def tasks(self) -> List[str]:
         return list(self.heads.keys())
+
+    @property
+    def task_channels(self) -> Dict[str, int]:
+        """Each task's raw output channels, in the task order."""
+        return {task: head.out_channels for task, head in self.heads.items()}
+
+    def task_ordered_modules(self) -> Dict[str, torch.nn.Module]:
+        """The submodules whose tensors follow the task order (each has
+        ``reorder_tasks(state_dict, prefix, saved_order)``), by name."""
+        ordered = dict(relation_predictor=self.relation_predictor)
+        if getattr(self.loss_combiner, 'tasks', None) == self.tasks:
+            ordered['loss_combiner'] = self.loss_combiner
+        return {k: m for k, m in ordered.items() if m is not None}
 
     def extract_feat(self, inputs: Tensor) -> Tuple[Tensor, ...]:
         """The neck's (or backbone's) features. With ``fusion='per_level'``
@@ -388,7 +338,8 @@ class MultiTaskEncoderDecoder(BaseModel):
     def loss(self, inputs: Tensor,
              data_samples: List[MultiTaskDataSample]) -> Dict[str, Tensor]:
         feats = self.extract_feat(inputs)
-        targets = self.stack_targets(data_samples, inputs.shape[2:])
+        targets = stack_ground_truth(data_samples, self.tasks,
+                                     inputs.shape[2:])
         main = self.head_outputs(feats)
         side = self.relation_outputs(feats) \
             if self.relation_predictor is not None else {}
@@ -409,50 +360,30 @@ class MultiTaskEncoderDecoder(BaseModel):
         losses.update(log_vars)
         return losses
 
-    def stack_targets(self, data_samples: List[MultiTaskDataSample],
-                      size) -> Dict[str, Tensor]:
-        """Batch each task's ground truth; samples without a task's label
-        contribute an all-ignore map."""
-        targets = {}
-        for task, head in self.heads.items():
-            maps = [s.gt(task) for s in data_samples]
-            if all(m is None for m in maps):
-                available = sorted({t for s in data_samples
-                                    for t in s.gt_tasks})
-                raise KeyError(f'no ground truth for task {task!r} in the '
-                               f'batch; the samples carry {available}. '
-                               'Add it to the dataset tasks or remove the '
-                               'head')
-            template = next(m for m in maps if m is not None)
-            ignore = task_map_spec(task).ignore_value
-            targets[task] = torch.stack([
-                m if m is not None else torch.full_like(template, ignore)
-                for m in maps
-            ])
-            if tuple(targets[task].shape[-2:]) != tuple(size):
-                raise ValueError(
-                    f'{task} ground truth of size '
-                    f'{tuple(targets[task].shape[-2:])} does not match the '
-                    f'batched input size {tuple(size)}')
-        return targets
-
     def predict(self, inputs: Tensor,
                 data_samples: Optional[List[MultiTaskDataSample]] = None
                 ) -> List[MultiTaskDataSample]:
-        """One prediction per task and sample, cropped to the unpadded image
-        and resized to ``ori_shape`` when the sample records one."""
-        raw = self._forward(inputs)
+        """One prediction per task and sample (:meth:`pack_predictions`)."""
+        return self.pack_predictions(self._forward(inputs), data_samples)
+
+    def pack_predictions(self, raw: Dict[str, Tensor],
+                         data_samples: Optional[
+                             List[MultiTaskDataSample]] = None
+                         ) -> List[MultiTaskDataSample]:
+        """Set each task's raw output of ``raw`` ((N, C_t, H, W) at the
+        batched input size) as the samples' prediction (``head.activate``),
+        cropped to the unpadded image and resized to ``ori_shape`` when the
+        sample records one; new samples when ``data_samples`` is None."""
+        n, _, *size = next(iter(raw.values())).shape
         if data_samples is None:
-            data_samples = [
-                MultiTaskDataSample(metainfo=dict(
-                    img_shape=tuple(inputs.shape[2:])))
-                for _ in range(inputs.shape[0])
-            ]
+            data_samples = [MultiTaskDataSample(metainfo=dict(
+                img_shape=tuple(size))) for _ in range(n)]
         for i, sample in enumerate(data_samples):
-            h, w = sample.metainfo.get('img_shape', inputs.shape[2:])[:2]
+            h, w = sample.metainfo.get('img_shape', size)[:2]
             out_size = sample.metainfo.get('ori_shape', (h, w))[:2]
-            for task, head in self.heads.items():
-                task_raw = raw[task][i:i + 1, :, :h, :w]
-                task_raw = head.resize(task_raw, tuple(out_size))
+            for task, task_raw in raw.items():
+                head = self.heads[task]
+                task_raw = head.resize(task_raw[i:i + 1, :, :h, :w],
+                                       tuple(out_size))
                 sample.set_pred(task, head.activate(task_raw)[0])
         return data_samples

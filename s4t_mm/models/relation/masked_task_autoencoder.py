@@ -226,3 +226,22 @@ class MaskedTaskAutoencoder(nn.Module):
                       self.grid)
         x = patches.reshape(n, g, g, p, p, c)
         return x.permute(0, 5, 1, 3, 2, 4).reshape(n, c, g * p, g * p)
+
+    def reorder_channels(self, state_dict: dict, prefix: str,
+                         in_index: torch.Tensor,
+                         out_index: torch.Tensor) -> None:
+        """Permute, in place, the input channels (``in_index``) of a state
+        dict's patch embedding and the channels (``out_index``) its decoder
+        predicts for every patch pixel (``p*p*out_channels`` outputs, the
+        channel fastest, see :meth:`unpatchify`)."""
+        key = prefix + 'patch_embed.weight'
+        if key in state_dict:
+            state_dict[key] = state_dict[key].index_select(1, in_index)
+        for key in (prefix + 'decoder_pred.weight',
+                    prefix + 'decoder_pred.bias'):
+            if key in state_dict:
+                value = state_dict[key]
+                state_dict[key] = value.reshape(
+                    self.patch_size**2, self.out_channels,
+                    *value.shape[1:]).index_select(1, out_index).reshape(
+                        value.shape)

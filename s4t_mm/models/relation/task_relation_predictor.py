@@ -1,6 +1,6 @@
 """S4T's task-relation model: compressor, auxiliary heads, joint masked
 autoencoder."""
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -144,3 +144,30 @@ class TaskRelationPredictor(BaseModule):
         return dict(aux=self.aux_outputs(compressed),
                     rel=self.reconstruct(compressed, mask_ratio, generator,
                                          visible_tasks))
+
+    def reorder_tasks(self, state_dict: dict, prefix: str,
+                      saved_order: Sequence[str]) -> None:
+        """Permute, in place, the task blocks of a state dict saved with its
+        tasks in ``saved_order`` (the same tasks and channels) to this
+        predictor's order: the compressor's output channels, the
+        autoencoder's input channels and the channels it reconstructs."""
+        features = block_index(
+            dict.fromkeys(self.tasks, self.task_feat_channels), saved_order,
+            self.tasks)
+        for name in ('compressor.weight', 'compressor.bias'):
+            if prefix + name in state_dict:
+                state_dict[prefix + name] = state_dict[
+                    prefix + name].index_select(0, features)
+        self.autoencoder.reorder_channels(
+            state_dict, prefix + 'autoencoder.', features,
+            block_index(self.task_channels, saved_order, self.tasks))
+
+
+def block_index(sizes: Dict[str, int], saved_order: Sequence[str],
+                order: List[str]) -> torch.Tensor:
+    """Indices that take consecutive blocks of ``sizes[task]`` entries from
+    ``saved_order`` to ``order``."""
+    starts, start = {}, 0
+    for task in saved_order:
+        starts[task], start = start, start + sizes[task]
+    return torch.cat([torch.arange(sizes[t]) + starts[t] for t in order])

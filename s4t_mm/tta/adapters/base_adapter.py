@@ -1,6 +1,7 @@
 """What every test-time adaptation method shares: which parameters move,
 one adaptation step, snapshot and reset."""
 import copy
+from collections import ChainMap
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -8,13 +9,13 @@ import torch.nn as nn
 from mmengine.logging import print_log
 from mmengine.optim import OptimWrapper, build_optim_wrapper
 
-from ..guard import (FAILURE_COUNTERS, GUARD_MODES, NonFiniteGuard,
-                     build_guard, check_guard_args)
-from ..norm_policies import BaseNormPolicy, build_norm_policy, norm_layers
+from ..guard import FAILURE_COUNTERS, NonFiniteGuard
+from ..norm_policies import (BaseNormPolicy, BlendedStatsPolicy,
+                             build_norm_policy, norm_layers)
 from ..snapshot import StateSnapshot
 
 # also what other modules import from here (the guard's and the policies')
-__all__ = ['AMP_WRAPPERS', 'BaseAdapter', 'FAILURE_COUNTERS', 'GUARD_MODES',
+__all__ = ['AMP_WRAPPERS', 'BaseAdapter', 'FAILURE_COUNTERS',
            'named_parameters_of', 'norm_layers']
 
 #: The optimizer wrapper each ``amp`` value steps through: fp32, bf16 under
@@ -46,9 +47,9 @@ class BaseAdapter:
     Each step goes through :attr:`guard` (:mod:`s4t_mm.tta.guard`): a
     non-finite loss, gradient, parameter, statistic or (reported by the
     caller, :meth:`recover`) prediction never stays in the model; failures
-    are counted in :attr:`stats` and listed in :attr:`events`, and
-    ``max_consecutive_failures`` in a row stop adaptation until the next
-    :meth:`begin_domain`.
+    are counted (the guard's counters are part of :attr:`stats`) and listed
+    in :attr:`events`, and ``max_consecutive_failures`` in a row stop
+    adaptation until the next :meth:`begin_domain`.
 
     Args:
         optimizer: optimizer config over the selected parameters, e.g.
@@ -60,16 +61,23 @@ class BaseAdapter:
         norm_policy: a registered normalisation policy, by name or config,
             e.g. ``'batch_stats'`` (batch statistics while adapting, as in
             the S4T reference) or ``'source_stats'``.
-        guard_non_finite: restore the last good state after a failure;
-            without it a non-finite loss only skips its step.
-        max_consecutive_failures: failures without a good step in between
-            after which adaptation stops for the rest of the domain.
-        guard_mode: ``'host'`` (one synchronisation per step), ``'device'``
-            (one per :meth:`adapt`) or ``'auto'`` (``'device'`` on a GPU).
+        guard_non_finite: undo a failed step (restore the last good
+            state); without it nothing is undone, non-finite losses are
+            only counted.
+        max_consecutive_failures: failed steps in a row after which
+            adaptation stops for the rest of the domain.
         amp: mixed precision of the objective, a key of
             :data:`AMP_WRAPPERS`: None, ``'bf16'`` or ``'fp16'`` (GPU).
         channels_last: convert the model and batches to channels-last: same
             values, faster S4T convolutions on CPUs (docs/benchmarks.md).
+        min_target_weight: step gating (ours, docs/benchmarks.md): the
+            gradient steps run on a batch only where the norm policy's
+            mean weight of the batch's statistics over its layers
+            (:meth:`~s4t_mm.tta.norm_policies.BaseNormPolicy.report`)
+            exceeds this value, in [0, 1); a batch the source statistics
+            explain gives an objective nothing to correct, only room to
+            drift. None: every batch is stepped on. Needs a blending
+            policy (one that reports weights).
     """
 
     #: The method does gradient steps; BN-adapt-like methods set False.
@@ -79,12 +87,26 @@ class BaseAdapter:
                  optim_wrapper: Optional[dict] = None,
                  norm_policy: Union[str, dict] = 'batch_stats',
                  guard_non_finite: bool = True,
-                 max_consecutive_failures: int = 3, guard_mode: str = 'auto',
-                 amp: Optional[str] = None, channels_last: bool = False):
+                 max_consecutive_failures: int = 3,
+                 amp: Optional[str] = None, channels_last: bool = False,
+                 min_target_weight: Optional[float] = None):
         self.norm_policy: BaseNormPolicy = build_norm_policy(norm_policy)
+        if min_target_weight is not None:
+            if not 0.0 <= min_target_weight < 1.0:
+                raise ValueError(f'min_target_weight must lie in [0, 1), '
+                                 f'got {min_target_weight}')
+            if not isinstance(self.norm_policy, BlendedStatsPolicy):
+                raise ValueError(
+                    f'min_target_weight gates the steps by the weights a '
+                    f'blending norm policy reports; '
+                    f'{self.norm_policy.name!r} reports none')
+        self.min_target_weight = min_target_weight
         self.optimizer_cfg = dict(optimizer or dict(type='SGD', lr=2e-5,
                                                     weight_decay=1e-6))
-        check_guard_args(guard_mode, max_consecutive_failures)
+        #: The non-finite guard, bound to the model by :meth:`bind`.
+        self.guard = NonFiniteGuard(guard_non_finite,
+                                    max_consecutive_failures,
+                                    owner=type(self).__name__)
         if amp not in AMP_WRAPPERS:
             raise ValueError(f'unknown amp {amp!r}; valid: '
                              f'{", ".join(map(str, AMP_WRAPPERS))}')
@@ -93,22 +115,17 @@ class BaseAdapter:
             raise ValueError(
                 f'amp={amp!r} chooses the optimizer wrapper; drop it or '
                 f"optim_wrapper's type {self.optim_wrapper_cfg['type']!r}")
-        self.guard_non_finite, self.guard_mode = guard_non_finite, guard_mode
-        self.max_consecutive_failures = max_consecutive_failures
         self.amp, self.channels_last = amp, channels_last
         # an objective's random draws (S4T's masks), seeded per batch by
         # adapt(): results do not depend on batch order or sharding
         self.generator: Optional[torch.Generator] = None
         self.model: Optional[nn.Module] = None
         self.optim_wrapper: Optional[OptimWrapper] = None
-        #: The non-finite guard, built by :meth:`bind` (the model's device
-        #: resolves ``guard_mode='auto'``).
-        self.guard: Optional[NonFiniteGuard] = None
         self._source_scaler = None  # a fresh loss scaler, for reset()
-        self.stats = dict(steps=0, resets=0, single_image_batches=0,
-                          restored_last_good=0, restored_source=0,
-                          stopped=0, steps_not_run=0,
-                          **{c: 0 for c in FAILURE_COUNTERS.values()})
+        #: Counters: the adapter's own (written here), then the guard's.
+        self.stats = ChainMap(
+            dict(resets=0, single_image_batches=0, steps_not_run=0),
+            self.guard.counts)
         # called with the adapter before and after every step
         self._step_callbacks: Tuple[List[Callable], ...] = ([], [])
 
@@ -149,12 +166,6 @@ class BaseAdapter:
             self.optim_wrapper = self._build_optim_wrapper(model, named)
         buffers = list(model.named_buffers())
         self.snapshot = StateSnapshot(named + buffers)
-        self.guard = build_guard(
-            self.stats, guard_non_finite=self.guard_non_finite,
-            guard_mode=self.guard_mode, gradient_steps=self.uses_gradients,
-            on_gpu=any(t.device.type != 'cpu' for t in self.snapshot.tensors),
-            max_consecutive_failures=self.max_consecutive_failures,
-            owner=type(self).__name__)
         self.guard.bind(self.snapshot, named, buffers, self.optim_wrapper)
         self.norm_policy.bind(model)
         print_log(
@@ -166,17 +177,17 @@ class BaseAdapter:
     @property
     def last_losses(self) -> Dict[str, float]:
         """The last step's loss terms (name: value)."""
-        return {} if self.guard is None else self.guard.last_losses
+        return self.guard.last_losses
 
     @property
     def events(self) -> List[dict]:
         """The current domain's failures (``step``, ``event``, ``action``)."""
-        return [] if self.guard is None else self.guard.events
+        return self.guard.events
 
     @property
     def stopped(self) -> bool:
         """Whether adaptation is stopped for the rest of the domain."""
-        return self.guard is not None and self.guard.stopped
+        return self.guard.stopped
 
     @property
     def optimizer(self) -> Optional[torch.optim.Optimizer]:
@@ -211,8 +222,7 @@ class BaseAdapter:
     def begin_domain(self) -> None:
         """Start a target domain (the guard adapts again, counts steps from
         0, lists new events); the model's state stays (see protocols)."""
-        if self.guard is not None:
-            self.guard.begin_domain()
+        self.guard.begin_domain()
 
     def recover(self, event: str, **info) -> None:
         """Undo a failure seen outside a step (the hook reports
@@ -242,8 +252,8 @@ class BaseAdapter:
         A batch of one image cannot give BatchNorm meaningful batch
         statistics: under a policy that ``uses_batch_statistics`` it adapts
         with the source running statistics, with a warning. Once
-        :attr:`stopped`, or where the norm policy found nothing to adapt
-        (``allows_steps``), steps count in ``stats['steps_not_run']``.
+        :attr:`stopped`, or where the norm policy's weights do not reach
+        ``min_target_weight``, steps count in ``stats['steps_not_run']``.
         """
         if self.stopped:
             self.stats['steps_not_run'] += steps
@@ -261,9 +271,11 @@ class BaseAdapter:
             if steps > 0:
                 with torch.no_grad():
                     self.norm_policy.before_steps(self.model, inputs)
-                if not self.norm_policy.allows_steps:
+                if not self.steps_allowed():
                     self.stats['steps_not_run'] += steps
                     steps = 0
+                elif self.uses_gradients:
+                    self.norm_policy.begin_steps(self.model)
             with torch.enable_grad():
                 for done in range(steps):
                     if self.guard.stopped:
@@ -274,7 +286,13 @@ class BaseAdapter:
             self.norm_policy.after_steps(self.model, inputs,
                                          steps > 0 and self.uses_gradients)
             self.model.train(was_training)
-        self.guard.end_adapt(steps)
+        self.guard.end_adapt()
+
+    def steps_allowed(self) -> bool:
+        """Whether the batch the norm policy measured last may be stepped
+        on (``min_target_weight``)."""
+        return self.min_target_weight is None or \
+            self.norm_policy.report().mean_weight > self.min_target_weight
 
     def _observed_step(self, inputs: torch.Tensor) -> None:
         befores, afters = self._step_callbacks
@@ -295,19 +313,18 @@ class BaseAdapter:
 
     def step(self, inputs: torch.Tensor) -> None:
         """One adaptation step on ``inputs``: the objective's forward pass,
-        then the guard checks, takes and keeps or undoes the step."""
-        self.guard.begin_step()
+        then the guard takes and keeps or undoes the step."""
         if not self.uses_gradients:
             with torch.no_grad():
                 self.objective(self.model, inputs)
-            self.guard.forward_step_taken()
+            self.guard.forward_step()
             return
         if self.amp == 'fp16' and inputs.device.type != 'cuda':
             raise ValueError("amp='fp16' needs a CUDA device; use "
                              "amp='bf16' on the CPU")
         with self.optim_wrapper.optim_context(self.model):
             losses = self.objective(self.model, inputs)
-        self.guard.update_params(losses)
+        self.guard.step(losses)
 
 
 def _parameter_tree(named: Sequence[Tuple[str, nn.Parameter]]) -> nn.Module:

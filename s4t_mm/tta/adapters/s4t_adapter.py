@@ -5,8 +5,8 @@ from typing import Dict, Optional, Sequence
 import torch
 import torch.nn as nn
 
-from s4t_mm.models.mtl_models import RELATION_SPACES
 from s4t_mm.registry import ADAPTERS, MODELS
+from s4t_mm.structures import RELATION_SPACES
 from ..snapshot import StateSnapshot
 from .base_adapter import BaseAdapter, named_parameters_of, norm_layers
 
@@ -230,6 +230,8 @@ class S4TAdapter(BaseAdapter):
                 self._best.update()
         if best_step < steps:
             self._best.restore()
+            if self.guard.good is not None:  # the best is the last good
+                self.guard.good.update()
             self.stats['rolled_back_steps'] += steps - best_step
 
     def consistency(self, inputs: torch.Tensor) -> float:

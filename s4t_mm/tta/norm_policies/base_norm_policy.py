@@ -1,19 +1,40 @@
 """What every normalisation policy shares: the hooks an adapter calls, and
 how a policy is built from a config."""
-from typing import List, Tuple, Union
+from dataclasses import dataclass, field
+from typing import Dict, List, Tuple, Union
 
 import torch
 import torch.nn as nn
 from torch.nn.modules.batchnorm import _NormBase
 
 from s4t_mm.registry import NORM_POLICIES
-from s4t_mm.utils import check_config_keys
+from s4t_mm.utils import build_checked
 
 
 def norm_layers(model: nn.Module) -> List[Tuple[str, nn.Module]]:
     """BatchNorm/InstanceNorm/SyncBN, GroupNorm and LayerNorm layers."""
     kinds = (_NormBase, nn.GroupNorm, nn.LayerNorm)
     return [(n, m) for n, m in model.named_modules() if isinstance(m, kinds)]
+
+
+@dataclass
+class NormPolicyReport:
+    """What a normalisation policy chose on one batch, per BatchNorm layer.
+
+    ``weights``: the weight of the batch's own statistics against the
+    source's, in [0, 1] (0 keeps the source's; the mean over channels where
+    a policy weighs channels apart). ``scores``: the shift score the
+    policy decided from (e.g. the gated policy's ``z``, in source spreads;
+    empty for a policy without one)."""
+
+    weights: Dict[str, float] = field(default_factory=dict)
+    scores: Dict[str, float] = field(default_factory=dict)
+
+    @property
+    def mean_weight(self) -> float:
+        """The mean weight over the layers (0 without any)."""
+        values = list(self.weights.values())
+        return sum(values) / len(values) if values else 0.0
 
 
 class BaseNormPolicy:
@@ -27,10 +48,14 @@ class BaseNormPolicy:
       is taken (the model is at its source state);
     - per ``adapt()`` call with steps to run: :meth:`set_mode`, then
       :meth:`before_steps` with the batch, under ``torch.no_grad()``, then
-      the steps, then :meth:`after_steps` (also when a step raised; the
-      adapter puts the model back in its previous mode after it);
+      (when gradient steps will run) :meth:`begin_steps`, the steps, then
+      :meth:`after_steps` (also when a step raised; the adapter puts the
+      model back in its previous mode after it);
     - :meth:`reset` in ``BaseAdapter.reset``, after the snapshot is
       restored.
+
+    What the policy chose on the last batch is :meth:`report` (the
+    adaptation session records it per domain).
 
     What a policy writes into the model's buffers is inside the adapter's
     snapshot, so ``reset`` restores the source statistics and the
@@ -72,17 +97,19 @@ class BaseNormPolicy:
         (N, C, H, W): an estimating policy measures the batch's statistics
         and writes those the layers normalise with."""
 
+    def begin_steps(self, model: nn.Module) -> None:
+        """Gradient steps follow on the batch :meth:`before_steps` saw
+        (the adapter calls it only when they run)."""
+
     def after_steps(self, model: nn.Module, inputs: torch.Tensor,
                     stepped: bool) -> None:
         """After the steps on the batch :meth:`before_steps` saw; ``stepped``
         says whether gradient steps changed the parameters."""
 
-    @property
-    def allows_steps(self) -> bool:
-        """Whether the batch :meth:`before_steps` measured last may be
-        adapted on by gradient steps (a gating policy may find it within
-        the source distribution)."""
-        return True
+    def report(self) -> NormPolicyReport:
+        """What the policy chose on the last batch :meth:`before_steps`
+        measured (empty for a policy that does not blend)."""
+        return NormPolicyReport()
 
     def reset(self) -> None:
         """Forget the target estimates (the source state is back)."""
@@ -95,13 +122,4 @@ class BaseNormPolicy:
 def build_norm_policy(cfg: Union[str, dict]) -> BaseNormPolicy:
     """Build from a bare name (``'batch_stats'``) or a config
     (``dict(type='batch_stats', ...)``)."""
-    cfg = dict(type=cfg) if isinstance(cfg, str) else dict(cfg)
-    name = cfg.get('type')
-    cls = NORM_POLICIES.get(name) if isinstance(name, str) else None
-    if cls is None:
-        raise ValueError(f'unknown norm_policy {name!r}; valid: '
-                         f'{", ".join(NORM_POLICIES.module_dict)}')
-    check_config_keys(cls, cfg, 'norm_policy')
-    # explicit scope: the adapter may be built inside a plain mmseg config
-    cfg['_scope_'] = 's4t_mm'
-    return NORM_POLICIES.build(cfg)
+    return build_checked(NORM_POLICIES, cfg, 'norm_policy')

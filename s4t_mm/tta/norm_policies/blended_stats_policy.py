@@ -1,19 +1,40 @@
 """Normalise with a blend of the source statistics and the batch's own."""
 import re
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from .base_norm_policy import BaseNormPolicy
-from .norm_statistics import batch_norm_layers, observe_batch_norms
+from .base_norm_policy import BaseNormPolicy, NormPolicyReport
+from .norm_statistics import (batch_norm_layers, blend_statistics,
+                              blended_batch_norm, observe_batch_norms)
+
+Statistics = Tuple[torch.Tensor, torch.Tensor]
+
+
+class LayerDecision(NamedTuple):
+    """What a blending policy decides for one layer on one batch.
+
+    ``weight``: ``a``, the weight of the batch's statistics, in [0, 1]:
+    0-dim (the whole layer) or one per channel. ``score``: the shift score
+    (0-dim) ``a`` was decided from, or None for a policy without one."""
+
+    weight: torch.Tensor
+    score: Optional[torch.Tensor] = None
 
 
 class BlendedStatsPolicy(BaseNormPolicy):
     """Base of the policies that normalise every BatchNorm layer with
-    ``(1 - a) * source + a * batch`` statistics, ``a`` per layer in [0, 1]
-    (:meth:`target_weight`).
+    ``(1 - a) * source + a * batch`` statistics, ``a`` per layer (or per
+    channel) in [0, 1].
+
+    A policy is a function of the statistics: :meth:`decide` maps a
+    layer's batch statistics (and what the policy was calibrated with) to
+    ``a`` and the score it came from, without side effects, and
+    :meth:`normalisation_statistics` maps the layer's (source, batch)
+    statistics to those it normalises with. Subclasses write
+    :meth:`decide`; what was decided on the last batch is :meth:`report`.
 
     :meth:`before_steps` measures the adapted batch in one forward pass,
     layer after layer: each layer's input statistics are taken with the
@@ -55,10 +76,8 @@ class BlendedStatsPolicy(BaseNormPolicy):
         self._live_handles = []
         self._pattern = None if layers is None else re.compile(layers)
         self._layers: List[Tuple[str, _BatchNorm]] = []
-        self._source: Dict[str, Tuple[torch.Tensor, torch.Tensor]] = {}
-        #: ``{layer name: a}`` of the last batch (floats, read once per
-        #: batch after the measuring pass).
-        self.last_weights: Dict[str, float] = {}
+        self._source: Dict[str, Statistics] = {}
+        self._report = NormPolicyReport()
 
     def bind(self, model: nn.Module) -> None:
         self._layers = batch_norm_layers(model)
@@ -73,22 +92,63 @@ class BlendedStatsPolicy(BaseNormPolicy):
         self._source = {n: (m.running_mean.detach().clone(),
                             m.running_var.detach().clone())
                         for n, m in self._layers}
-        self.last_weights = {}
+        self._report = NormPolicyReport()
+
+    @property
+    def last_weights(self) -> Dict[str, float]:
+        """``{layer name: a}`` of the last batch (the mean over channels
+        where ``a`` is per channel)."""
+        return self._report.weights
+
+    @property
+    def last_scores(self) -> Dict[str, float]:
+        """``{layer name: score}`` of the last batch, before its steps
+        (empty for a policy without scores)."""
+        return self._report.scores
+
+    def report(self) -> NormPolicyReport:
+        return self._report
 
     def set_mode(self, model: nn.Module) -> None:
         model.train()
         for _, layer in self._layers:
             layer.eval()
 
-    def target_weight(self, name: str, layer: _BatchNorm, mean: torch.Tensor,
-                      var: torch.Tensor) -> torch.Tensor:
-        """``a`` of layer ``name`` for a batch whose input statistics there
-        are ``mean`` and ``var`` (per channel): 0-dim, in [0, 1]."""
+    def decide(self, name: str, layer: _BatchNorm, mean: torch.Tensor,
+               var: torch.Tensor, num_images: Optional[int] = None
+               ) -> LayerDecision:
+        """``a`` of layer ``name`` (and its score) for a batch of
+        ``num_images`` images whose input statistics there are ``mean``
+        and ``var`` (per channel)."""
         raise NotImplementedError
+
+    def target_weight(self, name: str, layer: _BatchNorm, mean: torch.Tensor,
+                      var: torch.Tensor, num_images: Optional[int] = None
+                      ) -> torch.Tensor:
+        """``a`` of :meth:`decide` alone: 0-dim or per channel, in
+        [0, 1]."""
+        return self.decide(name, layer, mean, var, num_images).weight
+
+    def normalisation_statistics(self, name: str, layer: _BatchNorm,
+                                 batch: Statistics,
+                                 num_images: Optional[int] = None
+                                 ) -> Tuple[Statistics, LayerDecision]:
+        """The (mean, var) layer ``name`` normalises with, given the
+        batch's own there, and the decision they come from: the blend of
+        its source statistics and ``batch`` by :meth:`decide`'s ``a`` (0
+        in layers outside ``layers``)."""
+        decision = self.decide(name, layer, *batch, num_images)
+        if self._pattern is not None and not self._pattern.match(name):
+            decision = decision._replace(
+                weight=torch.zeros_like(decision.weight))
+        return blend_statistics(self._source[name], batch,
+                                decision.weight), decision
 
     def before_steps(self, model: nn.Module, inputs: torch.Tensor) -> None:
         self._measure(model, inputs)
-        if self.live_steps and self.allows_steps:
+
+    def begin_steps(self, model: nn.Module) -> None:
+        if self.live_steps:
             self._live_handles = [
                 layer.register_forward_hook(self._live_blend(name))
                 for name, layer in self._layers
@@ -100,42 +160,34 @@ class BlendedStatsPolicy(BaseNormPolicy):
         for handle in handles:
             handle.remove()
         if handles and stepped:
+            scores = self._report.scores  # the report keeps those before
             with torch.no_grad():  # the adapted model's blend, to predict
                 self._measure(model, inputs)
+            self._report.scores = scores
 
     def _live_blend(self, name: str):
         """A forward hook that renormalises the layer's input with the blend
-        of the source statistics and its own (differentiable) ones."""
-        a = self.last_weights[name]
-        source_mean, source_var = self._source[name]
+        of the source statistics and its own (differentiable) ones
+        (:func:`~.norm_statistics.blended_batch_norm`)."""
+        weight = self._live_weights[name]
+        source = self._source[name]
 
         def hook(layer, args, output):
-            x = args[0]
-            dims = [0] + list(range(2, x.dim()))
-            mean = torch.lerp(source_mean.to(x.dtype), x.mean(dims), a)
-            var = torch.lerp(source_var.to(x.dtype),
-                             x.var(dims, unbiased=False), a)
-            shape = (1, -1) + (1, ) * (x.dim() - 2)
-            y = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) +
-                                                     layer.eps)
-            if layer.affine:
-                y = y * layer.weight.view(shape) + layer.bias.view(shape)
-            return y
+            return blended_batch_norm(args[0], layer, source, weight)
         return hook
 
     def _measure(self, model: nn.Module, inputs: torch.Tensor) -> None:
         """The measuring pass: the blend of every layer into its running
-        buffers, ``a`` into :attr:`last_weights`."""
-        weights = {}
+        buffers, the decisions into :meth:`report`."""
+        decisions = {}
+        num_images = int(inputs.shape[0])
 
         def blend(name, layer, mean, var):
-            a = self.target_weight(name, layer, mean, var)
-            if self._pattern is not None and not self._pattern.match(name):
-                a = torch.zeros_like(a)
-            source_mean, source_var = self._source[name]
-            layer.running_mean.copy_(torch.lerp(source_mean, mean, a))
-            layer.running_var.copy_(torch.lerp(source_var, var, a))
-            weights[name] = a
+            (blend_mean, blend_var), decisions[name] = \
+                self.normalisation_statistics(name, layer, (mean, var),
+                                              num_images)
+            layer.running_mean.copy_(blend_mean)
+            layer.running_var.copy_(blend_var)
 
         training = [(layer, layer.training) for _, layer in self._layers]
         for layer, _ in training:
@@ -146,10 +198,25 @@ class BlendedStatsPolicy(BaseNormPolicy):
         finally:
             for layer, was_training in training:
                 layer.train(was_training)
-        if weights:
-            values = torch.stack([torch.as_tensor(w, dtype=torch.float32)
-                                  for w in weights.values()]).tolist()
-            self.last_weights = dict(zip(weights, values))
+        if decisions:
+            self._report = self._decisions_report(decisions)
+
+    def _decisions_report(self, decisions: Dict[str, LayerDecision]
+                          ) -> NormPolicyReport:
+        """Floats of one batch's decisions (read once, after the pass); the
+        weight a live step blends with is kept as decided (a float for a
+        layer, the tensor for channels)."""
+        weights = torch.stack([d.weight.float().mean()
+                               for d in decisions.values()]).tolist()
+        scored = {n: d.score for n, d in decisions.items()
+                  if d.score is not None}
+        scores = torch.stack(list(scored.values())).tolist() \
+            if scored else []
+        self._live_weights = {
+            n: d.weight if d.weight.dim() else w
+            for (n, d), w in zip(decisions.items(), weights)}
+        return NormPolicyReport(weights=dict(zip(decisions, weights)),
+                                scores=dict(zip(scored, scores)))
 
     def reset(self) -> None:
-        self.last_weights = {}
+        self._report = NormPolicyReport()

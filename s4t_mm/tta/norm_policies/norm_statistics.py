@@ -142,3 +142,61 @@ def shift_score(calibration_layer: dict, mean: torch.Tensor,
     z_var = (log_variance(var, eps) - calibration_layer['logvar_center']) / (
         calibration_layer['logvar_spread'] * spread_scale + floor)
     return torch.cat([z_mean, z_var]).pow(2).mean().sqrt()
+
+
+def blend_statistics(source: Tuple[torch.Tensor, torch.Tensor],
+                     batch: Tuple[torch.Tensor, torch.Tensor],
+                     weight: torch.Tensor
+                     ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``(1 - a) * source + a * batch`` of a layer's (mean, var), ``a`` =
+    ``weight``: 0-dim (the whole layer) or one per channel."""
+    return (torch.lerp(source[0], batch[0], weight),
+            torch.lerp(source[1], batch[1], weight))
+
+
+def blended_batch_norm(x: torch.Tensor, layer: _BatchNorm,
+                       source: Tuple[torch.Tensor, torch.Tensor],
+                       weight) -> torch.Tensor:
+    """``layer``'s normalisation of ``x`` (N, C, ...) with the blend of its
+    source statistics and ``x``'s own (biased, as BatchNorm in training
+    mode), gradients flowing through ``x``'s statistics as through
+    BatchNorm in training mode; ``weight`` a float or one per channel.
+
+    Written out because ``torch.nn.functional.batch_norm`` takes the
+    statistics it normalises with as constants ("not differentiable with
+    respect to argument 'running_mean'"): it can normalise with a blend
+    only if no gradient reaches the batch's part of it.
+    """
+    dims = [0] + list(range(2, x.dim()))
+    mean = torch.lerp(source[0].to(x.dtype), x.mean(dims), weight)
+    var = torch.lerp(source[1].to(x.dtype), x.var(dims, unbiased=False),
+                     weight)
+    shape = (1, -1) + (1, ) * (x.dim() - 2)
+    y = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + layer.eps)
+    if layer.affine:
+        y = y * layer.weight.view(shape) + layer.bias.view(shape)
+    return y
+
+
+def write_batch_statistics(model: nn.Module, inputs: torch.Tensor,
+                           layers: List[Tuple[str, _BatchNorm]]) -> None:
+    """Every one of ``layers`` takes the batch's own statistics into its
+    running buffers, measured layer after layer (each layer's input with
+    the layers before it already normalising with theirs), the layers in
+    evaluation mode: BN-adapt with momentum 1, as a blending policy with
+    weight 1 computes it."""
+    def write(name, layer, mean, var):
+        layer.running_mean.copy_(mean)
+        layer.running_var.copy_(var)
+
+    with torch.no_grad(), observe_batch_norms(layers, write):
+        model(inputs, mode='tensor')
+
+
+def restore_statistics(layers: List[Tuple[str, _BatchNorm]],
+                       statistics: Dict[str, Tuple[torch.Tensor,
+                                                   torch.Tensor]]) -> None:
+    """Write ``statistics`` ({name: (mean, var)}) back into ``layers``."""
+    for name, layer in layers:
+        layer.running_mean.copy_(statistics[name][0])
+        layer.running_var.copy_(statistics[name][1])

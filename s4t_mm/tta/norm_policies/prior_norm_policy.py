@@ -4,7 +4,7 @@ from typing import Optional
 import torch
 
 from s4t_mm.registry import NORM_POLICIES
-from .blended_stats_policy import BlendedStatsPolicy
+from .blended_stats_policy import BlendedStatsPolicy, LayerDecision
 
 
 @NORM_POLICIES.register_module(name='prior')
@@ -34,13 +34,13 @@ class PriorNormPolicy(BlendedStatsPolicy):
             raise ValueError(f'prior_strength must be >= 0, got '
                              f'{prior_strength}')
         self.prior_strength = float(prior_strength)
-        self._batch_size = 0
 
-    def before_steps(self, model, inputs: torch.Tensor) -> None:
-        self._batch_size = int(inputs.shape[0])
-        super().before_steps(model, inputs)
-
-    def target_weight(self, name, layer, mean, var) -> torch.Tensor:
-        n = self._batch_size
-        return torch.tensor(n / (self.prior_strength + n),
-                            device=mean.device)
+    def decide(self, name, layer, mean, var, num_images=None
+               ) -> LayerDecision:
+        """``a = n / (N + n)`` for a batch of ``n = num_images``."""
+        if num_images is None:
+            raise ValueError('the prior policy weighs the batch by its '
+                             'number of images: pass num_images')
+        weight = torch.tensor(num_images / (self.prior_strength +
+                                            num_images), device=mean.device)
+        return LayerDecision(weight)

@@ -6,7 +6,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader
 
 from s4t_mm.registry import PROTOCOLS
-from s4t_mm.utils import check_config_keys
+from s4t_mm.utils import build_checked
 
 #: Turns target batch ``batch_idx`` into what an adapter may see: its
 #: unlabeled, preprocessed images ``(N, C, H, W)`` and the seed of the
@@ -30,7 +30,8 @@ class AdaptationProtocol:
             ...  # predict data_batch with the adapted model
 
     :class:`~s4t_mm.tta.session.AdaptationSession` does it for every
-    caller (the test loop's hook, the inferencer, the analysis tools).
+    caller (the test-time adaptation loop, the hook of plain test loops,
+    the inferencer, the analysis tools).
     A new protocol subclasses this class and registers itself in
     :data:`~s4t_mm.registry.PROTOCOLS` under the name configs use.
     """
@@ -39,6 +40,12 @@ class AdaptationProtocol:
         if steps < 0:
             raise ValueError(f'steps must be >= 0, got {steps}')
         self.steps = steps
+
+    @property
+    def carries_state_across_domains(self) -> bool:
+        """Whether the adapted state of one domain is where the next domain
+        starts, so a domain's result depends on the domains before it."""
+        return False
 
     def before_domain(self, adapter, unlabeled: UnlabeledFn,
                       dataloader: DataLoader) -> None:
@@ -91,13 +98,5 @@ def build_protocol(cfg: Union[str, dict, None] = None,
                    ) -> AdaptationProtocol:
     """Build from ``dict(type='episodic', steps=...)``, a bare name or None
     (:func:`protocol_config`); the only place a protocol is built."""
-    cfg = protocol_config(cfg, defaults)
-    name = cfg.get('type')
-    cls = PROTOCOLS.get(name) if isinstance(name, str) else None
-    if cls is None:
-        raise ValueError(f'unknown protocol {name!r}; valid: '
-                         f'{", ".join(PROTOCOLS.module_dict)}')
-    check_config_keys(cls, cfg, 'protocol')
-    # explicit scope: the hook may be built inside a plain mmseg config
-    cfg['_scope_'] = 's4t_mm'
-    return PROTOCOLS.build(cfg)
+    return build_checked(PROTOCOLS, protocol_config(cfg, defaults),
+                         'protocol')

@@ -12,6 +12,10 @@ class OnlineProtocol(AdaptationProtocol):
         super().__init__(steps)
         self.reset_each_domain = reset_each_domain
 
+    @property
+    def carries_state_across_domains(self) -> bool:
+        return not self.reset_each_domain
+
     def before_domain(self, adapter, unlabeled, dataloader):
         if self.reset_each_domain:
             adapter.reset()

@@ -16,11 +16,9 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint
 
-from s4t_mm.engine import UnsafeCheckpointError, load_checkpoint_file
-from s4t_mm.engine.checkpoint import (CheckpointMismatchError,
-                                      check_state_dict_fits,
-                                      load_model_checkpoint,
-                                      safe_checkpoints_requested)
+from s4t_mm.fileio import (CheckpointMismatchError, UnsafeCheckpointError,
+                           check_state_dict_fits, load_checkpoint_file,
+                           load_model_checkpoint, safe_checkpoints_requested)
 
 
 class _RunsCode:
@@ -291,7 +289,7 @@ def test_fresh_process_loads_history_buffers(tmp_path):
     path = tmp_path / 'iter_1.pth'
     torch.save({'message_hub': {'log_scalars': {'loss': buffer}}}, str(path))
     code = ('import s4t_mm\n'
-            'from s4t_mm.engine.checkpoint import load_checkpoint_file\n'
+            'from s4t_mm.fileio import load_checkpoint_file\n'
             f'ckpt = load_checkpoint_file({str(path)!r})\n'
             "print(ckpt['message_hub']['log_scalars']['loss'].current())")
     env = dict(os.environ, OMP_NUM_THREADS='1')

@@ -1,0 +1,8 @@
+# The continual stream for the methods of safe_policies.py, converged
+# model:
+#
+#   python tools/benchmark_methods.py \
+#       configs/benchmark/safe_policies_continual_converged.py
+_base_ = ['./safe_policies_converged.py']
+continual = True
+protocol = dict(_delete_=True, type='online', steps=1)
