@@ -3,10 +3,10 @@
 # anything at this scale once the statistics are chosen?). Its checkpoint
 # calibrated for the shift-response rule (a new file beside the original):
 #
+#   SRC=work_dirs/synthetic_r18_paper_predictor_source_converged
 #   python tools/analysis_tools/calibrate_norm_stats.py \
 #       configs/s4t/synthetic_r18_paper_predictor_source_converged.py \
-#       work_dirs/synthetic_r18_paper_predictor_source_converged/iter_3000.pth \
-#       --out work_dirs/synthetic_r18_paper_predictor_source_converged_calibrated/iter_3000.pth
+#       $SRC/iter_3000.pth --out ${SRC}_calibrated/iter_3000.pth
 #   python tools/benchmark_methods.py \
 #       configs/benchmark/safe_policies_paper_predictor.py \
 #       --work-dir work_dirs/safe_policies_paper_predictor --seeds 0

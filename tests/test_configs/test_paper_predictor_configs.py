@@ -135,6 +135,27 @@ def test_benchmark_tables_use_the_source_configs_model():
     assert pairing == small.methods.s4t
 
 
+def test_safe_table_runs_issue_28s_rows_on_the_paper_scale_model():
+    """Item 4 compares S4T on the shift-response statistics across the
+    scales row for row: the same rows as safe_policies.py (the small
+    model's table), on the paper-scale model's calibrated copy."""
+    cfg = Config.fromfile(osp.join(
+        ROOT, 'benchmark', 'safe_policies_paper_predictor.py'))
+    small = Config.fromfile(osp.join(ROOT, 'benchmark',
+                                     'safe_policies_converged.py'))
+    assert cfg.model == Config.fromfile(PAPER_SOURCE).model
+    assert cfg.train_config == osp.relpath(PAPER_SOURCE,
+                                           osp.join(ROOT, '..'))
+    assert list(cfg.methods) == [
+        'bn_adapt', 'shift_response', 's4t_shift_response']
+    for name, method in cfg.methods.items():
+        assert method == small.methods[name], name
+    assert cfg.methods.s4t_shift_response.optimizer.lr == 1e-5
+    assert cfg.calibrated_checkpoint == osp.join(
+        cfg.source_work_dir + '_calibrated', 'iter_3000.pth')
+    assert cfg.seeds == small.seeds == [0, 1, 2]
+
+
 def test_one_adaptation_step_on_a_tiny_input():
     torch.manual_seed(0)
     model = _paper_model()
