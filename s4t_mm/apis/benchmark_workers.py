@@ -30,6 +30,7 @@ import multiprocessing
 import os
 import os.path as osp
 import queue
+import sys
 import time
 from collections import OrderedDict
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -186,7 +187,7 @@ def _draw_training(future, progress, say) -> str:
         except queue.Empty:
             continue
         if bar is None:
-            bar = ProgressBar(total)
+            bar = ProgressBar(total, file=sys.stdout)
         if done == total or done - bar.completed >= max(1, total // 50):
             bar.update(done - bar.completed)
     if bar is not None:

@@ -217,3 +217,42 @@ def test_quiet_run_prints_its_stages_and_the_table(tmp_path, capfd):
     assert 'Config:' in out
     assert _comparison(verbose) == results
     assert (verbose / 'benchmark.md').read_text() == text
+
+
+def test_quiet_run_trains_with_a_progress_bar(tmp_path, capfd):
+    """Without a checkpoint the quiet run renders the training set, trains
+    in a worker and draws mmengine's progress bar here from its
+    iterations, then adapts the checkpoint it trained."""
+    train = tiny_tta_cfg(tmp_path / 'unused', tmp_path / 'cache')
+    train.pop('custom_hooks')
+    loader = train.test_dataloader
+    train.merge_from_dict(dict(
+        train_dataloader=dict(
+            loader, sampler=dict(type='InfiniteSampler', shuffle=True),
+            dataset=dict(loader.dataset, split='train', style='source')),
+        train_cfg=dict(by_epoch=False, max_iters=5),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=1e-3)),
+        default_hooks=dict(
+            logger=dict(type='LoggerHook', interval=1),
+            checkpoint=dict(type='CheckpointHook', by_epoch=False,
+                            interval=5)),
+        log_processor=dict(by_epoch=False), log_level='INFO'))
+    train_config = str(tmp_path / 'train.py')
+    train.dump(train_config)
+    table, _ = _table(tmp_path, train_config=train_config,
+                      source_work_dir=str(tmp_path / 'trained'),
+                      sync_methods=[])
+    work = tmp_path / 'bench'
+    _tool().main([table, '--work-dir', str(work), '--jobs', '2',
+                  '--methods', 'bn_adapt'])
+    out = capfd.readouterr().out
+    assert re.search(r'\[render\] \S+synthetic_v1_source_train_seed0_n8_'
+                     r'32x32\S+\.npz', out)
+    assert '5/5, ' in out and 'ETA' in out
+    ckpt = str(tmp_path / 'trained' / 'iter_5.pth')
+    assert f'[train] {ckpt} (' in out
+    results = json.loads((work / 'comparison.json').read_text())
+    assert results['source']['iter_5']['checkpoint'] == ckpt
+    assert 'Iter(train) [5/5]' not in out
+    (log, ) = (tmp_path / 'trained').glob('*/*.log')
+    assert 'Iter(train) [5/5]' in log.read_text()
