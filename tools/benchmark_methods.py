@@ -24,7 +24,8 @@ progress bar, each run x domain) and then ``benchmark.md``; every log goes
 to ``WORK/logs/``, ``WORK/benchmark.log`` and each Runner's work dir
 (:mod:`s4t_mm.apis.benchmark_workers`). ``--verbose`` runs everything in
 this process with mmengine's full output on the terminal, as does a
-``--launcher`` other than ``none``. Either way the results are the same.
+``--launcher`` other than ``none``. Either way the results are the same
+(bitwise with the same ``OMP_NUM_THREADS``).
 """
 import argparse
 import os.path as osp

@@ -22,8 +22,14 @@ the terminal and to ``work_dir/benchmark.log``:
    analyses;
 4. the tables: :func:`~s4t_mm.apis.benchmark.run_benchmark` in this
    process, which finds every unit in the resume store (the same keys and
-   files as its own run), so ``comparison.md`` and ``benchmark.md`` are
-   the one-process run's, number for number; ``benchmark.md`` is printed.
+   files as its own run) and writes ``comparison.md`` and
+   ``benchmark.md``; ``benchmark.md`` is printed.
+
+With the same torch threads per process (``OMP_NUM_THREADS`` set) the
+results are bitwise the one-process run's. Unset, a worker uses its share
+of the cores where the one-process run uses them all, and the sums of a
+convolution on another thread count round differently in the last bits
+(relative 1e-8 on the tiny model), as on another machine.
 """
 import logging
 import multiprocessing
