@@ -31,6 +31,7 @@ of the cores where the one-process run uses them all, and the sums of a
 convolution on another thread count round differently in the last bits
 (relative 1e-8 on the tiny model), as on another machine.
 """
+import itertools
 import logging
 import multiprocessing
 import os
@@ -60,6 +61,7 @@ from .sync_analysis import sync_reports
 
 #: the training's progress queue, in a worker (set by :func:`_worker_init`)
 _PROGRESS = None
+_CONSOLES = itertools.count()
 
 
 def _worker_init(log_dir: str, progress, threads: int) -> None:
@@ -127,7 +129,8 @@ class _Console:
     code logs at INFO (``logger='current'``) goes to the file only."""
 
     def __init__(self, work_dir: str):
-        stamp = time.strftime('%Y%m%d_%H%M%S')
+        # a new pair of loggers per run, the file one made the current one
+        stamp = f'{time.strftime("%Y%m%d_%H%M%S")}_{next(_CONSOLES)}'
         self.terminal = MMLogger.get_instance(
             f's4t_benchmark_terminal_{stamp}', logger_name='s4t_mm')
         self.file = MMLogger.get_instance(
