@@ -16,10 +16,10 @@ the terminal and to ``work_dir/benchmark.log``:
 2. training, when ``source_work_dir`` holds no checkpoint: one worker,
    mmengine's progress bar with its ETA drawn here from the worker's
    iterations (:class:`~s4t_mm.engine.hooks.TrainProgressHook`);
-3. source-only and every method x seed on every domain, one domain per
-   task (the whole stream per task for a continual table), each finished
-   (run, domain) a line with its delta_m; then the synchronisation
-   analyses;
+3. source-only and every method x seed on every domain, each run on
+   ``jobs`` interleaved shards of the domains (the whole stream for a
+   continual table), each finished (run, domain) a line with its delta_m;
+   then the synchronisation analyses, one domain per task;
 4. the tables: :func:`~s4t_mm.apis.benchmark.run_benchmark` in this
    process, which finds every unit in the resume store (the same keys and
    files as its own run) and writes ``comparison.md`` and
@@ -256,7 +256,7 @@ def run_in_workers(table: Config, work_dir: str,
         ckpt = source_checkpoint(table)
         paths = method_configs(table, names, osp.join(work_dir, 'configs'))
         _evaluate_all(pool, table, paths, names, seeds, domains, ckpt,
-                      work_dir, say, start)
+                      work_dir, jobs, say, start)
         sync_names = [n for n in table.get('sync_methods', [])
                       if n in names] if sync else []
         futures = {pool.submit(
@@ -289,40 +289,42 @@ def _as_done(futures):
 
 def _evaluate_all(pool, table: Config, paths: Sequence[str],
                   names: Sequence[str], seeds: Sequence[int],
-                  domains: List[dict], ckpt: str, work_dir: str, say,
-                  start: float) -> None:
-    """Every (run, domain) unit in the pool, domain after domain (a
-    continual table's runs whole: their domains share one stream); a line
-    per finished one, with its delta_m once the domain's source-only
-    result is in."""
+                  domains: List[dict], ckpt: str, work_dir: str, jobs: int,
+                  say, start: float) -> None:
+    """Every run (source-only, each method x seed) on every domain in the
+    pool: each run on ``jobs`` interleaved shards of the domains (a
+    continual table's runs whole: their domains share one stream), so a
+    worker builds one Runner per run and shard; a line per finished (run,
+    domain), with its delta_m once the domain's source-only result is
+    in."""
     label = checkpoint_labels([ckpt])[ckpt]
     shards = [domains] if table.get('continual', False) else \
-        [[d] for d in domains]
+        [domains[i::jobs] for i in range(min(jobs, len(domains)))]
     runs = _runs(names, seeds, label)
     futures = OrderedDict()
-    for shard in shards:
-        for run in runs:
-            path = paths[0] if run['method'] is None else \
-                paths[names.index(run['method'])]
+    for run in runs:
+        path = paths[0] if run['method'] is None else \
+            paths[names.index(run['method'])]
+        for shard in shards:
             futures[pool.submit(_evaluate, path, ckpt, run, shard,
                                 work_dir)] = run
-    total, finished = len(futures), 0
+    total, finished = len(runs) * len(domains), 0
     source, waiting = {}, []
     for future in _as_done(futures):
         run, results = futures[future], future.result()
-        finished += 1
         if run['method'] is None:
             source.update({d: r['metrics'] for d, r in results.items()})
-        for domain, result in results.items():
-            waiting.append((finished, run, domain, result['metrics']))
+        waiting += [(run, domain, result['metrics'])
+                    for domain, result in results.items()]
         still = []
-        for number, run_, domain, metrics in waiting:
+        for run_, domain, metrics in waiting:
             if domain not in source:
-                still.append((number, run_, domain, metrics))
+                still.append((run_, domain, metrics))
                 continue
+            finished += 1
             gain = '' if run_['method'] is None else \
                 f': delta_m {_delta_m(metrics, source[domain])}'
-            say(f'[{number}/{total}] {run_["name"]} on {domain}{gain} '
+            say(f'[{finished}/{total}] {run_["name"]} on {domain}{gain} '
                 f'({_elapsed(start)})')
         waiting = still
 
