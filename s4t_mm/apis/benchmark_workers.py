@@ -94,16 +94,12 @@ def _render(dataset: dict) -> Optional[str]:
     return path
 
 
-def _train(table: Config, threads: int) -> str:
-    """The source training with torch on ``threads`` threads (alone in
-    the pool, it gets every core); its progress goes to the parent."""
-    shared = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        return source_checkpoint(table, hooks=[TrainProgressHook(
-            _report_progress)])
-    finally:
-        torch.set_num_threads(shared)
+def _train(table: Config) -> str:
+    """The source training, with the worker's threads: two threads on a
+    core another process also wants run an OpenMP training ten times
+    slower (measured on this shared 2-core machine), one does not."""
+    return source_checkpoint(table, hooks=[TrainProgressHook(
+        _report_progress)])
 
 
 def _evaluate(cfg_path: str, checkpoint: str, run: dict,
@@ -247,9 +243,8 @@ def run_in_workers(table: Config, work_dir: str,
         if train:
             say(f'[train] {table.train_config} into '
                 f'{table.source_work_dir}')
-            ckpt = _draw_training(pool.submit(
-                _train, table, int(os.environ.get('OMP_NUM_THREADS') or
-                                   cores)), progress, say)
+            ckpt = _draw_training(pool.submit(_train, table), progress,
+                                  say)
             say(f'[train] {ckpt} ({_elapsed(start)})')
         for future in renders[len(training):]:
             _log_render(future.result(), say, start)
