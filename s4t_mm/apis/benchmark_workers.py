@@ -184,7 +184,9 @@ def _elapsed(start: float) -> str:
 
 def _draw_training(future, progress, say) -> str:
     """Wait for the training ``future``, drawing mmengine's progress bar
-    from the worker's iterations (every 2 % of them); its checkpoint."""
+    from the worker's iterations (every 2 % of them; an iteration that
+    saves a checkpoint counts its normalisation calibration); its
+    checkpoint."""
     bar = None
     while not future.done() or not progress.empty():
         try:
@@ -197,8 +199,6 @@ def _draw_training(future, progress, say) -> str:
             bar.update(done - bar.completed)
     if bar is not None:
         bar.file.write('\n')
-        say('[train] finished the iterations; the checkpoint, its '
-            'normalisation calibration and validation followed')
     return future.result()
 
 
