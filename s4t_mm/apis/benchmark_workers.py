@@ -221,6 +221,8 @@ def run_in_workers(table: Config, work_dir: str,
     cores = os.cpu_count() or 1
     threads = int(os.environ.get('OMP_NUM_THREADS') or
                   max(1, cores // jobs))
+    # an unknown method fails here, before anything runs
+    paths = method_configs(table, names, osp.join(work_dir, 'configs'))
     log_dir = osp.join(work_dir, 'logs')
     os.makedirs(log_dir, exist_ok=True)
     say = _Console(work_dir)
@@ -249,7 +251,6 @@ def run_in_workers(table: Config, work_dir: str,
         for future in renders[len(training):]:
             _log_render(future.result(), say, start)
         ckpt = source_checkpoint(table)
-        paths = method_configs(table, names, osp.join(work_dir, 'configs'))
         _evaluate_all(pool, table, paths, names, seeds, domains, ckpt,
                       work_dir, jobs, say, start)
         sync_names = [n for n in table.get('sync_methods', [])
