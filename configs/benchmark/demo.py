@@ -1,7 +1,8 @@
 # The demo (bash tools/demo.sh): the small S4T source model of
 # configs/s4t/synthetic_r18_source.py (400 iterations; trained into
 # work_dirs/synthetic_r18_source/ unless a checkpoint is there) adapted to
-# every embedded target domain (`target_domains`) with BN-adapt, S4T as the
+# every embedded appearance domain and two scene shifts (`demo_domains`:
+# `target_domains`, corridor and hall) with BN-adapt, S4T as the
 # reference runs it and S4T-safe (ours: S4T under the shift-response
 # normalisation policy, fitted on the labelled source at the end of its
 # training, which keeps the source statistics on a batch whose shift does
@@ -16,7 +17,7 @@
 # steps on one seeded batch of 8), so the printed comparison table is the
 # one `tools/compare_methods.py` gives for those three configs.
 _base_ = ['./demo_model_methods.py']
-domains_key = 'target_domains'
+domains_key = 'demo_domains'
 methods = dict(
     _delete_=True,
     bn_adapt={{_base_.bn_adapt}},

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 import numpy as np
 from mmengine.config import Config
+from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.runner import find_latest_checkpoint
 
@@ -35,7 +36,17 @@ from .training import train
 BN_ADAPT = 'bn_adapt'
 
 
-def source_checkpoint(table: Config) -> str:
+def source_checkpoint_ready(table: Config) -> bool:
+    """Whether :func:`source_checkpoint` finds its checkpoint without
+    training or calibrating."""
+    calibrated = table.get('calibrated_checkpoint')
+    if calibrated:
+        return osp.isfile(calibrated)
+    work_dir = table.source_work_dir
+    return osp.isdir(work_dir) and find_latest_checkpoint(work_dir) is not None
+
+
+def source_checkpoint(table: Config, hooks: Sequence[Hook] = ()) -> str:
     """The source model's latest checkpoint in ``table.source_work_dir``;
     trained there first (:func:`~s4t_mm.apis.training.train` on
     ``table.train_config``, with the table's launcher) if it holds none.
@@ -44,13 +55,14 @@ def source_checkpoint(table: Config) -> str:
     the source checkpoint with every normalisation policy's calibration
     (:func:`~s4t_mm.apis.norm_calibration.calibrate_checkpoint`), written
     there first if it does not exist (a source model trained before the
-    shift-response calibration works with one command)."""
+    shift-response calibration works with one command). ``hooks`` are
+    registered in the training's Runner besides the config's."""
     calibrated = table.get('calibrated_checkpoint')
     if calibrated and osp.isfile(calibrated):
         print_log(f'[benchmark] source checkpoint {calibrated}',
                   logger='current')
         return calibrated
-    ckpt = _trained_checkpoint(table)
+    ckpt = _trained_checkpoint(table, hooks)
     if calibrated:
         print_log(f'[benchmark] calibrating {ckpt} into {calibrated}',
                   logger='current')
@@ -61,7 +73,7 @@ def source_checkpoint(table: Config) -> str:
     return ckpt
 
 
-def _trained_checkpoint(table: Config) -> str:
+def _trained_checkpoint(table: Config, hooks: Sequence[Hook]) -> str:
     work_dir = table.source_work_dir
     ckpt = find_latest_checkpoint(work_dir) if osp.isdir(work_dir) else None
     if ckpt is None:
@@ -71,7 +83,7 @@ def _trained_checkpoint(table: Config) -> str:
         cfg = Config.fromfile(table.train_config)
         cfg.work_dir = work_dir
         setup_launcher(cfg, table.get('launcher', 'none'))
-        ckpt = train(cfg)
+        ckpt = train(cfg, hooks=hooks)
         if ckpt is None:
             raise RuntimeError(f'training {table.train_config} left no '
                                f'checkpoint in {work_dir}')

@@ -145,6 +145,32 @@ def overall_table(results: dict) -> str:
     return '\n'.join(lines)
 
 
+def source_only_run(cfg: Config, checkpoint: str, label: str,
+                    domains: Sequence[dict], seed: int, out_dir: str,
+                    resume: bool = False) -> Dict[str, dict]:
+    """:func:`compare`'s source-only results of ``checkpoint`` (labelled
+    ``label``) on ``domains``, each domain kept in
+    ``out_dir/parts/source/<checkpoint digest>/`` (:func:`run_domains`)."""
+    store = DomainResults(osp.join(out_dir, 'parts', 'source',
+                                   file_digest(checkpoint)[:16]), resume)
+    return run_domains(cfg, checkpoint, domains, adapt=False, seed=seed,
+                       work_dir=osp.join(out_dir, f'source_{label}'),
+                       name=f'source_{label}', results=store)
+
+
+def method_run(cfg: Config, checkpoint: str, name: str,
+               domains: Sequence[dict], seed: int, out_dir: str,
+               resume: bool = False) -> Dict[str, dict]:
+    """:func:`compare`'s results of method ``name`` (``cfg``) adapted with
+    ``seed`` on ``domains``, each domain kept in
+    ``method_parts(out_dir, name, 'seed<seed>')`` (:func:`run_domains`)."""
+    store = DomainResults(method_parts(out_dir, name, f'seed{seed}'),
+                          resume)
+    return run_domains(cfg, checkpoint, domains, adapt=True, seed=seed,
+                       work_dir=osp.join(out_dir, name),
+                       name=f'{name}_seed{seed}', results=store)
+
+
 def compare(configs: Sequence[Config], paths: Sequence[str],
             names: Sequence[str], checkpoints: Sequence[str],
             seeds: Sequence[int], domains_key: str, out_dir: str,
@@ -188,28 +214,19 @@ def compare(configs: Sequence[Config], paths: Sequence[str],
         done[0] += 1
         print_log(f'[compare {done[0]}/{total}] {what}', logger='current')
 
-    parts = osp.join(out_dir, 'parts')
     source = OrderedDict()
     for ckpt, label in labels.items():
         cfg = configs[checkpoints.index(ckpt)]
         progress(f'source-only {label}')
-        store = DomainResults(
-            osp.join(parts, 'source', file_digest(ckpt)[:16]), resume)
-        source[label] = dict(checkpoint=ckpt, results=run_domains(
-            cfg, ckpt, domains, adapt=False, seed=seeds[0],
-            work_dir=osp.join(out_dir, f'source_{label}'),
-            name=f'source_{label}', results=store))
+        source[label] = dict(checkpoint=ckpt, results=source_only_run(
+            cfg, ckpt, label, domains, seeds[0], out_dir, resume))
     methods = OrderedDict()
     for cfg, path, name, ckpt in zip(configs, paths, names, checkpoints):
         adapted = []
         for seed in seeds:
             progress(f'{name} seed {seed}')
-            store = DomainResults(
-                method_parts(out_dir, name, f'seed{seed}'), resume)
-            adapted.append(run_domains(
-                cfg, ckpt, domains, adapt=True, seed=seed,
-                work_dir=osp.join(out_dir, name),
-                name=f'{name}_seed{seed}', results=store))
+            adapted.append(method_run(cfg, ckpt, name, domains, seed,
+                                      out_dir, resume))
         hook = tta_hook_cfg(cfg)
         methods[name] = dict(
             config=path, checkpoint=ckpt, source=labels[ckpt],

@@ -4,6 +4,7 @@ of the old tool is reused; the continual stream."""
 import json
 import os
 import os.path as osp
+import re
 
 import numpy as np
 import pytest
@@ -115,7 +116,9 @@ def test_a_part_in_the_old_cache_layout_is_reused(tmp_path, evaluated):
     part.write_text(json.dumps(old, indent=2, sort_keys=True))
     before = part.read_bytes()
     evaluated.clear()
-    tool.main([table, '--work-dir', str(work), '--methods', 's4t'])
+    # in this process, where ``evaluated`` sees every evaluation
+    tool.main([table, '--work-dir', str(work), '--methods', 's4t',
+               '--verbose'])
     assert evaluated == []
     assert part.read_bytes() == before
     results = json.loads((work / 'comparison.json').read_text())
@@ -166,3 +169,90 @@ def test_unknown_method_names_the_table(tmp_path):
     with pytest.raises(KeyError, match=r"unknown method\(s\) \['sar'\]"):
         _tool().main([table, '--methods', 'sar', '--work-dir',
                       str(tmp_path / 'w')])
+
+
+def _comparison(work):
+    """comparison.json without the paths that name the work dir."""
+    results = json.loads((work / 'comparison.json').read_text())
+    for method in results['methods'].values():
+        method.pop('config')
+    return results
+
+
+def test_quiet_run_prints_its_stages_and_the_table(tmp_path, capfd):
+    """By default the stages run in worker processes: the terminal gets one
+    line per (run, domain) with its delta_m and then benchmark.md, while
+    mmengine's INFO blocks go to each Runner's log in the work dir;
+    --verbose runs in one process with all of them on the terminal. Both
+    give the same numbers."""
+    table, _ = _table(tmp_path, log_level='INFO')
+    quiet, verbose = tmp_path / 'quiet', tmp_path / 'verbose'
+    tool = _tool()
+    text = tool.main([table, '--work-dir', str(quiet), '--jobs', '2'])
+    out = capfd.readouterr().out
+    assert text == (quiet / 'benchmark.md').read_text()
+    assert text in out
+    stages = out.replace(text, '')
+    assert len(stages) < 3000
+    assert 'System environment' not in out and 'Config:' not in out
+    results = _comparison(quiet)
+    for domain in ('warm', 'cool'):
+        assert re.search(rf'\[\d/8\] source-only on {domain} \(', out)
+        for name, method in results['methods'].items():
+            value = method['summary'][domain]['delta_m']
+            assert f'] {name} on {domain}: delta_m {value:+.2f} %' in out
+    for name in ('s4t', ):
+        for domain in ('warm', 'cool'):
+            assert f'[sync] {name} on {domain}' in out
+    # the full logs: each Runner's own file, the stages in benchmark.log
+    (log, ) = [p for p in (quiet / 'bn_adapt').rglob('*.log')
+               if '] warm' in p.read_text()]
+    assert 'System environment' in log.read_text()
+    assert 'Config:' in log.read_text()
+    assert '[1/8] ' in (quiet / 'benchmark.log').read_text()
+
+    tool.main([table, '--work-dir', str(verbose), '--verbose'])
+    out = capfd.readouterr().out
+    assert out.count('System environment') >= 4
+    assert 'Config:' in out
+    assert _comparison(verbose) == results
+    assert (verbose / 'benchmark.md').read_text() == text
+
+
+def test_quiet_run_trains_with_a_progress_bar(tmp_path, capfd):
+    """Without a checkpoint the quiet run renders the training set, trains
+    in a worker and draws mmengine's progress bar here from its
+    iterations, then adapts the checkpoint it trained."""
+    train = tiny_tta_cfg(tmp_path / 'unused', tmp_path / 'cache')
+    train.pop('custom_hooks')
+    loader = train.test_dataloader
+    train.merge_from_dict(dict(
+        train_dataloader=dict(
+            loader, sampler=dict(type='InfiniteSampler', shuffle=True),
+            dataset=dict(loader.dataset, split='train', style='source')),
+        train_cfg=dict(by_epoch=False, max_iters=5),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=1e-3)),
+        default_hooks=dict(
+            logger=dict(type='LoggerHook', interval=1),
+            checkpoint=dict(type='CheckpointHook', by_epoch=False,
+                            interval=5)),
+        log_processor=dict(by_epoch=False), log_level='INFO'))
+    train_config = str(tmp_path / 'train.py')
+    train.dump(train_config)
+    table, _ = _table(tmp_path, train_config=train_config,
+                      source_work_dir=str(tmp_path / 'trained'),
+                      sync_methods=[])
+    work = tmp_path / 'bench'
+    _tool().main([table, '--work-dir', str(work), '--jobs', '2',
+                  '--methods', 'bn_adapt'])
+    out = capfd.readouterr().out
+    assert re.search(r'\[render\] \S+synthetic_v1_source_train_seed0_n8_'
+                     r'32x32\S+\.npz', out)
+    assert '5/5, ' in out and 'ETA' in out
+    ckpt = str(tmp_path / 'trained' / 'iter_5.pth')
+    assert f'[train] {ckpt} (' in out
+    results = json.loads((work / 'comparison.json').read_text())
+    assert results['source']['iter_5']['checkpoint'] == ckpt
+    assert 'Iter(train) [5/5]' not in out
+    (log, ) = (tmp_path / 'trained').glob('*/*.log')
+    assert 'Iter(train) [5/5]' in log.read_text()
