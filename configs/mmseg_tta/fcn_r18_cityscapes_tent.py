@@ -8,7 +8,10 @@
 #
 #   python tools/test.py configs/mmseg_tta/fcn_r18_cityscapes_tent.py \
 #       CHECKPOINT            (mmseg's tools/test.py, or Runner.test())
-_base_ = ['mmseg::fcn/fcn_r18-d8_4xb2-80k_cityscapes-512x1024.py']
+_base_ = [
+    'mmseg::fcn/fcn_r18-d8_4xb2-80k_cityscapes-512x1024.py',
+    '../_base_/tta/protocols.py',
+]
 custom_imports = dict(imports=['s4t_mm'], allow_failed_imports=False)
 custom_hooks = [
     dict(
@@ -16,5 +19,5 @@ custom_hooks = [
         adapter=dict(
             type='s4t_mm.TentAdapter',
             optimizer=dict(type='SGD', lr=1e-3, momentum=0.9)),
-        protocol=dict(type='online', steps=1)),
+        protocol=dict(_base_.online_protocol)),
 ]
