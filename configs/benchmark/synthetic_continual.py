@@ -11,5 +11,5 @@
 # structural ones) and seeds are those of synthetic_methods.py.
 _base_ = ['./synthetic_methods.py']
 continual = True
-protocol = dict(_delete_=True, type='online', steps=1)
+protocol = dict(_base_.online_protocol, _delete_=True)
 sync_methods = []
