@@ -3,7 +3,9 @@
 # the benchmark tables (configs/benchmark/) take them by name. How each
 # setting was chosen and what it scores: docs/benchmarks.md ("Baselines'
 # settings", "Choosing S4T's settings on the validation domains", "Safe
-# adaptation").
+# adaptation"). A hook takes a copy (adapter=dict(_base_.s4t)): sharing the
+# entry's object would give the hook's adapter the entry's `_scope_` when
+# the config is inherited as s4t_mm::.
 _base_ = ['./protocols.py']
 
 # BN-adapt: BatchNorm statistics re-estimated on the adaptation batch.
