@@ -44,7 +44,7 @@ methods = dict(
     s4t_gated3_frozen=dict(_s4t, norm_policy=_gated(3.0, False)),
     s4t_gated3_live=dict(_s4t, norm_policy=_gated(3.0)),
     s4t_gated6_live=dict(_s4t, norm_policy=_gated(6.0)),
-    # the chosen ones (configs/_base_/tta/methods.py)
+    # the chosen ones, methods.py's *_gated under their first names
     bn_adapt_safe={{_base_.bn_adapt_gated}},
     tent_safe={{_base_.tent_gated}},
     s4t_safe={{_base_.s4t_gated}},
