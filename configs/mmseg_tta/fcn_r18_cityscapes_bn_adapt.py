@@ -7,14 +7,11 @@
 #
 #   python tools/test.py configs/mmseg_tta/fcn_r18_cityscapes_bn_adapt.py \
 #       CHECKPOINT            (mmseg's tools/test.py, or Runner.test())
-_base_ = [
-    'mmseg::fcn/fcn_r18-d8_4xb2-80k_cityscapes-512x1024.py',
-    '../_base_/tta/protocols.py',
-]
+_base_ = ['mmseg::fcn/fcn_r18-d8_4xb2-80k_cityscapes-512x1024.py']
 custom_imports = dict(imports=['s4t_mm'], allow_failed_imports=False)
 custom_hooks = [
     dict(
         type='s4t_mm.TestTimeAdaptHook',
         adapter=dict(type='s4t_mm.NormStatsAdapter', momentum=1.0),
-        protocol=dict(_base_.episodic_protocol)),
+        protocol=dict(type='episodic', steps=1)),
 ]

@@ -8,10 +8,7 @@
 #
 #   python tools/test.py configs/mmseg_tta/fcn_r18_cityscapes_tent.py \
 #       CHECKPOINT            (mmseg's tools/test.py, or Runner.test())
-_base_ = [
-    'mmseg::fcn/fcn_r18-d8_4xb2-80k_cityscapes-512x1024.py',
-    '../_base_/tta/protocols.py',
-]
+_base_ = ['mmseg::fcn/fcn_r18-d8_4xb2-80k_cityscapes-512x1024.py']
 custom_imports = dict(imports=['s4t_mm'], allow_failed_imports=False)
 custom_hooks = [
     dict(
@@ -19,5 +16,5 @@ custom_hooks = [
         adapter=dict(
             type='s4t_mm.TentAdapter',
             optimizer=dict(type='SGD', lr=1e-3, momentum=0.9)),
-        protocol=dict(_base_.online_protocol)),
+        protocol=dict(type='online', steps=1)),
 ]

@@ -9,5 +9,3 @@ reference_protocol = dict(type='paper', steps=40, num_batches=1,
                           shuffle=False)
 # One step on every test batch, the state carried on (the continual stream).
 online_protocol = dict(type='online', steps=1)
-# One step on every test batch, from the source state each time.
-episodic_protocol = dict(type='episodic', steps=1)
