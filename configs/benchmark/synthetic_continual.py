@@ -1,4 +1,4 @@
-# The continual stream (CoTTA's setting, issue 23): every benchmark domain
+# The continual stream (CoTTA's setting): every benchmark domain
 # in one sequence without reset. Each method adapts one step on every test
 # batch, predicts it and carries its state on, into the next domain too
 # (online protocol without reset_each_domain), from the converged source
