@@ -85,8 +85,10 @@ def test_runnable_config_takes_its_adapter_and_protocol_by_name(
         path, marked, named):
     hook = tta_hook_cfg(Config.fromfile(str(marked / path)))
     plain = tta_hook_cfg(Config.fromfile(osp.join(ROOT, path)))
-    protocol = hook['protocol'][MARK]
-    assert plain['protocol'] == named[protocol]
+    assert MARK in hook['protocol'], (
+        f'{path} writes its protocol out instead of naming one of '
+        'configs/_base_/tta/protocols.py')
+    assert plain['protocol'] == named[hook['protocol'][MARK]]
     if path in OWN_ADAPTER:
         assert MARK not in hook['adapter']
         assert plain['adapter'] not in named.values(), (
@@ -105,6 +107,7 @@ def test_table_rows_come_from_the_methods_base(path, marked, named):
     out again; the table's protocol is a named one."""
     table = Config.fromfile(str(marked / path))
     plain = Config.fromfile(osp.join(ROOT, path))
+    assert MARK in table.protocol, f'{path} writes its protocol out'
     assert plain.protocol == named[table.protocol[MARK]]
     adapters = [v for k, v in named.items() if not k.endswith('_protocol')]
     for row, adapter in plain.methods.items():
