@@ -114,13 +114,30 @@ def test_live_steps_with_full_weight_step_as_batch_statistics_do():
     model, live = _stepped_weights(
         dict(type='prior', prior_strength=0, live_steps=True), x)
     _, frozen = _stepped_weights(dict(type='prior', prior_strength=0), x)
-    torch.testing.assert_close(live, with_batch_stats)
+    # a = 1 steps natively as BatchNorm in training mode: bit for bit
+    assert torch.equal(live, with_batch_stats)
     assert not torch.allclose(frozen, with_batch_stats, atol=1e-3)
-    # the hooks are gone after the steps, and the buffers hold the adapted
-    # model's own statistics
+    # the hooks are gone after the steps, the layers' momentum and step
+    # counter are as before, and the buffers hold the adapted model's own
+    # statistics
     assert not model.bn1._forward_hooks
+    assert model.bn1.momentum == 0.1
+    assert int(model.bn1.num_batches_tracked) == 0
     torch.testing.assert_close(model.bn1.running_mean,
                                model.conv1(x).detach().mean((0, 2, 3)))
+
+
+def test_live_steps_with_a_partial_weight_blend_in_a_hook():
+    """0 < a < 1: the steps normalise with the blend of the source and
+    each step's batch statistics: between the frozen and the batch-statistics
+    steps."""
+    x = torch.randn(8, 3, 5, 5) * 3 + 2
+    _, with_batch_stats = _stepped_weights('batch_stats', x)
+    _, frozen = _stepped_weights(dict(type='prior', prior_strength=8), x)
+    _, live = _stepped_weights(
+        dict(type='prior', prior_strength=8, live_steps=True), x)
+    assert not torch.allclose(live, with_batch_stats, atol=1e-4)
+    assert not torch.allclose(live, frozen, atol=1e-4)
 
 
 def test_live_steps_with_zero_weight_keep_the_source_statistics():

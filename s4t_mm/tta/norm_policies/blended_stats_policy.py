@@ -148,16 +148,20 @@ class BlendedStatsPolicy(BaseNormPolicy):
         self._measure(model, inputs)
 
     def begin_steps(self, model: nn.Module) -> None:
-        if self.live_steps:
-            self._live_handles = [
-                layer.register_forward_hook(self._live_blend(name))
-                for name, layer in self._layers
-                if self.last_weights.get(name, 0.0) > 0]
+        if not self.live_steps:
+            return
+        for name, layer in self._layers:
+            weight = self._live_weights.get(name, 0.0)
+            if isinstance(weight, float) and weight == 1.0:
+                self._live_handles.append(_BatchStatisticsSteps(layer))
+            elif self.last_weights.get(name, 0.0) > 0:
+                self._live_handles.append(
+                    layer.register_forward_hook(self._live_blend(name)))
 
     def after_steps(self, model: nn.Module, inputs: torch.Tensor,
                     stepped: bool) -> None:
         handles, self._live_handles = self._live_handles, []
-        for handle in handles:
+        for handle in reversed(handles):
             handle.remove()
         if handles and stepped:
             scores = self._report.scores  # the report keeps those before
@@ -220,3 +224,29 @@ class BlendedStatsPolicy(BaseNormPolicy):
 
     def reset(self) -> None:
         self._report = NormPolicyReport()
+
+
+class _BatchStatisticsSteps:
+    """A layer whose live blend is all its batch's (``a = 1``) steps as
+    BatchNorm in training mode does, natively: the same normalisation as
+    :func:`~.norm_statistics.blended_batch_norm` at weight 1, bit for bit
+    the method's own steps with batch statistics, and without a second
+    normalisation of every output in a hook. Its running buffers stay as
+    measured (momentum 0, the step counter restored by :meth:`remove`)."""
+
+    def __init__(self, layer: _BatchNorm):
+        self.layer = layer
+        self.momentum = layer.momentum
+        self.was_training = layer.training
+        self.num_batches_tracked = None \
+            if layer.num_batches_tracked is None \
+            else layer.num_batches_tracked.clone()
+        layer.momentum = 0.0
+        layer.train()
+
+    def remove(self) -> None:
+        layer = self.layer
+        layer.train(self.was_training)
+        layer.momentum = self.momentum
+        if self.num_batches_tracked is not None:
+            layer.num_batches_tracked.copy_(self.num_batches_tracked)
