@@ -5,4 +5,4 @@
 #       configs/benchmark/safe_policies_continual_converged.py
 _base_ = ['./safe_policies_converged.py']
 continual = True
-protocol = dict(_delete_=True, type='online', steps=1)
+protocol = dict(_base_.online_protocol, _delete_=True)

@@ -6,4 +6,4 @@
 #       configs/benchmark/safe_policies_continual_demo.py
 _base_ = ['./safe_policies_demo.py']
 continual = True
-protocol = dict(_delete_=True, type='online', steps=1)
+protocol = dict(_base_.online_protocol, _delete_=True)

@@ -1,4 +1,4 @@
-# The held-out check of the shift-response policy (issue 28): the domains
+# The held-out check of the shift-response policy: the domains
 # of synthetic_safe_heldout.py (six corruptions no benchmark or validation
 # domain uses, alone and on three source-style scene shifts), never used to
 # choose anything; the statistics of BN-adapt, the gated policy and the

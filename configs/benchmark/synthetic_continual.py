@@ -1,4 +1,4 @@
-# The continual stream (CoTTA's setting, issue 23): every benchmark domain
+# The continual stream (CoTTA's setting): every benchmark domain
 # in one sequence without reset. Each method adapts one step on every test
 # batch, predicts it and carries its state on, into the next domain too
 # (online protocol without reset_each_domain), from the converged source
@@ -11,5 +11,5 @@
 # structural ones) and seeds are those of synthetic_methods.py.
 _base_ = ['./synthetic_methods.py']
 continual = True
-protocol = dict(_delete_=True, type='online', steps=1)
+protocol = dict(_base_.online_protocol, _delete_=True)
 sync_methods = []

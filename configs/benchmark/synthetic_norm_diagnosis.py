@@ -1,5 +1,6 @@
-# The per-layer diagnosis of issue 23, on the validation domains only
-# (policy_validation_domains), the demo's source model, seed 0:
+# The per-layer diagnosis of the normalisation statistics, on the
+# validation domains only (policy_validation_domains), the demo's source
+# model, seed 0:
 #
 #   python tools/benchmark_methods.py \
 #       configs/benchmark/synthetic_norm_diagnosis.py \

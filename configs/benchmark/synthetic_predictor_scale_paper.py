@@ -1,6 +1,6 @@
 # synthetic_predictor_scale.py on the source model with the relation
-# predictor at the reference's scale (issue 31;
-# configs/s4t/synthetic_r18_paper_predictor_source_converged.py, trained
+# predictor at the reference's scale
+# (configs/s4t/synthetic_r18_paper_predictor_source_converged.py, trained
 # into source_work_dir unless a checkpoint is there):
 #
 #   python tools/benchmark_methods.py \

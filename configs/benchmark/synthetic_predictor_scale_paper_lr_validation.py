@@ -1,6 +1,6 @@
 # synthetic_predictor_scale_lr_validation.py (the choice of S4T's learning
 # rate on the validation domains, seed 0) on the source model with the
-# relation predictor at the reference's scale (issue 31):
+# relation predictor at the reference's scale:
 #
 #   python tools/benchmark_methods.py \
 #       configs/benchmark/synthetic_predictor_scale_paper_lr_validation.py \

@@ -1,5 +1,5 @@
 # S4T with the reference's scrambled test-time task pairing beside faithful
-# S4T, BN-adapt and TENT (issue 24), from the demo's source model, seed 0,
+# S4T, BN-adapt and TENT, from the demo's source model, seed 0,
 # on the 15 benchmark domains (and, with --domains policy_validation_domains,
 # on the validation ones):
 #

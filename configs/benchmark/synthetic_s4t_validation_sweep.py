@@ -11,14 +11,14 @@ _base_ = ['./synthetic_methods.py']
 domains_key = 'benchmark_validation_domains'
 seeds = [0]
 sync_methods = []
-s4t_base = dict(type='S4TAdapter', weighting='squared_task_weights',
-                loss_weight=0.01, norm_policy='batch_stats')
+# S4T as configs/_base_/tta/methods.py defines it, the optimizer swept here
+s4t_base = {k: v for k, v in _base_.s4t.items() if k != 'optimizer'}
 ours_base = dict(s4t_base, compare='activated', task_balance='initial',
                  adapt_modules=['backbone', 'neck'])
 sgd = dict(type='SGD', weight_decay=1e-6)
 methods = {
     '_delete_': True,
-    'bn_adapt': dict(type='NormStatsAdapter', momentum=0.1),
+    'bn_adapt': {{_base_.bn_adapt}},
     **{f's4t_lr{lr:.0e}': dict(s4t_base, optimizer=dict(sgd, lr=lr))
        for lr in (1e-6, 1e-5, 1e-4, 1e-3)},
     **{f's4t_grad_only_lr{lr:.0e}': dict(

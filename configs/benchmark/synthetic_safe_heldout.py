@@ -1,5 +1,5 @@
-# A held-out check of the safe policy (issue 23), run once after it was
-# fixed and never used to choose anything: corruptions that neither the
+# A held-out check of the gated policy, run once after it was fixed and
+# never used to choose anything: corruptions that neither the
 # benchmark nor the validation domains use, alone on the test split and on
 # the source-style scene shifts, 100 test images each, from the demo's
 # source model, seed 0:

@@ -18,6 +18,7 @@ _base_ = [
     '../_base_/datasets/synthetic_world_targets.py',
     '../_base_/schedules/schedule_adam_poly.py',
     '../_base_/default_runtime.py',
+    '../_base_/tta/protocols.py',
 ]
 tasks = ['semseg', 'depth']
 num_classes = 6  # the embedded world's classes
@@ -105,5 +106,5 @@ custom_hooks = [
             weighting='squared_task_weights',
             loss_weight=0.01,
             optimizer=dict(type='SGD', lr=1e-3, weight_decay=1e-6)),
-        protocol=dict(type='paper', steps=40, num_batches=1, seed=0)),
+        protocol=dict(_base_.paper_protocol)),
 ]

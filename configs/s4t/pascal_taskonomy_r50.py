@@ -2,16 +2,14 @@
 # normals, edges (PASCAL-Context has no depth).
 #
 # Source training: task weights semseg 1, normals 10, edge 50.
-# Adaptation: for a Taskonomy target the reference combines the per-task
-# terms lam * L1(rel_t, sg(main_t)) by uncertainty weighting started fresh
-# (0.5 * lam = 0.005 per task at the start), not by the source task weights.
-# SGD lr 2e-5, 40 steps on the first batch of 8 images of the unshuffled
-# target test set.
+# Adaptation: S4T for a Taskonomy target as the reference runs it
+# (configs/_base_/tta/s4t_reference.py), its protocol.
 _base_ = [
     '../_base_/models/s4t_r50.py',
     '../_base_/datasets/pascal_taskonomy.py',
     '../_base_/schedules/schedule_s4t_60k.py',
     '../_base_/default_runtime.py',
+    '../_base_/tta/s4t_reference.py',
 ]
 fused_channels = 256 + 512 + 1024 + 2048
 model = dict(
@@ -24,11 +22,6 @@ model = dict(
     loss_combiner=dict(weights=dict(_delete_=True, semseg=1.0, normals=10.0,
                                     edge=50.0)))
 custom_hooks = [
-    dict(
-        type='TestTimeAdaptHook',
-        adapter=dict(
-            type='S4TAdapter',
-            weighting='uncertainty',
-            optimizer=dict(type='SGD', lr=2e-5, weight_decay=1e-6)),
-        protocol=dict(type='paper', steps=40, num_batches=1, shuffle=False)),
+    dict(type='TestTimeAdaptHook', adapter=dict(_base_.s4t_taskonomy_target),
+         protocol=dict(_base_.reference_protocol)),
 ]

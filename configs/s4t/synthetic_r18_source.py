@@ -16,8 +16,8 @@ train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(
     checkpoint=dict(interval=max_iters // 2, max_keep_ckpts=2,
                     save_last=True))
-# Every checkpoint carries the source's own batch-to-batch spread of its
-# BatchNorm statistics, which the gated normalisation policy
-# (norm_policy=dict(type='gated'), the safe configs) tests target batches
-# against; training is unchanged.
+# Every checkpoint carries the calibration the safe normalisation policies
+# read (configs/_base_/tta/methods.py): the source's batch-to-batch spread
+# of its BatchNorm statistics and, at the end of training, the
+# shift-response rule; training is unchanged.
 custom_hooks = [dict(type='NormCalibrationHook', num_batches=16)]

@@ -11,12 +11,11 @@
 #       --names plain canonical --checkpoint CKPT \
 #       --domains focal_validation_domains
 #
-# The canonical focal length is the median over the source training split
-# (2000 scenes at 128 px: 100.44 px; mean 101.2, range 83.4-122.9); the
-# interpolation (bilinear, against area-to-shrink) was chosen on
-# focal_validation_domains, where canonicalisation loses 11 % delta_m
-# (docs/benchmarks.md, "Camera canonicalisation"). One image per batch:
-# images resampled to different sizes would be padded to a common one.
+# The canonical focal length is the source training split's median (at
+# 128 px); the interpolation was chosen on focal_validation_domains; both
+# and the results: docs/benchmarks.md ("Camera canonicalisation"). One
+# image per batch: images resampled to different sizes would be padded to
+# a common one.
 _base_ = [
     './synthetic_r18_source.py',
     '../_base_/datasets/synthetic_world_targets.py',

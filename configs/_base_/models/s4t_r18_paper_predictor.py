@@ -1,5 +1,5 @@
 # The relation predictor at the reference's scale for the small model of
-# s4t_r18_tiny.py (issue 31). Sizes from the reference's own configs
+# s4t_r18_tiny.py. Sizes from the reference's own configs
 # (configs/S4T/*/*.yml: head_inter_channel 64, S4T_model_spec) and
 # configs/_base_/models/s4t_r50.py:
 #   C = 64 channels per task (the tiny model: 16);
