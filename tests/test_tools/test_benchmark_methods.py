@@ -2,7 +2,6 @@
 and S4T, two domains, one seed, resumed; a part stored in the cache layout
 of the old tool is reused; the continual stream."""
 import json
-import os
 import os.path as osp
 import re
 
@@ -12,8 +11,8 @@ from mmengine.config import Config
 
 from s4t_mm.apis import run_domains
 from s4t_mm.apis import result_key, with_seed
-from ..test_tta.tiny_runner import TARGETS, save_tiny_checkpoint, tiny_tta_cfg
-from .utils import load_tool, record_evaluations
+from ..test_tta.tiny_runner import TARGETS, tiny_tta_cfg
+from .utils import load_tool, record_evaluations, tiny_method_table
 
 S4T = dict(type='S4TAdapter', optimizer=dict(type='SGD', lr=0.05))
 
@@ -23,23 +22,12 @@ def _tool():
 
 
 def _table(tmp_path, **overrides):
-    source_dir = tmp_path / 'source'
-    os.makedirs(source_dir)
-    ckpt = save_tiny_checkpoint(source_dir / 'iter_1.pth')
-    (source_dir / 'last_checkpoint').write_text(ckpt)
-    cfg = tiny_tta_cfg(tmp_path / 'unused', tmp_path / 'cache', steps=2)
-    cfg.pop('custom_hooks')
-    cfg.merge_from_dict(dict(dict(
-        source_work_dir=str(source_dir), train_config='unused.py',
-        domains_key='target_domains', seeds=[0],
-        protocol=dict(type='paper', steps=2, num_batches=1, seed=0),
-        sync_methods=['s4t'], sync_steps=2, sync_interval=1,
-        methods=dict(bn_adapt=dict(type='NormStatsAdapter'), s4t=S4T,
-                     s4t_grad_only=dict(S4T, norm_policy='source_stats'))),
-        **overrides))
-    path = str(tmp_path / 'table.py')
-    cfg.dump(path)
-    return path, ckpt
+    return tiny_method_table(
+        tmp_path,
+        dict(bn_adapt=dict(type='NormStatsAdapter'), s4t=S4T,
+             s4t_grad_only=dict(S4T, norm_policy='source_stats')),
+        **dict(dict(sync_methods=['s4t'], sync_steps=2, sync_interval=1),
+               **overrides))
 
 
 @pytest.fixture

@@ -80,4 +80,3 @@ def test_checkpoints_must_match_configs(tmp_path):
     with pytest.raises(ValueError, match='has no TestTimeAdaptHook'):
         compare([cfg], ['a.py'], ['a'], ['x.pth'], [0], 'target_domains',
                 str(tmp_path))
-

@@ -1,7 +1,6 @@
 """tools/analysis_tools/probe_consistency.py on the tiny setup, and the
 probe's summaries on hand-made records."""
 import json
-import os
 
 import pytest
 import torch
@@ -16,29 +15,16 @@ from s4t_mm.evaluation.cross_task_consistency import (consistency_energy,
 from s4t_mm.fileio import load_model_checkpoint
 from s4t_mm.registry import MODELS
 from s4t_mm.tta.protocols import PaperProtocol
-from ..test_tta.tiny_runner import save_tiny_checkpoint, tiny_tta_cfg
-from .utils import load_tool
+from .utils import load_tool, tiny_method_table
 
 REFERENCE = dict(name='reference',
                  dataset=dict(style='source', split='val', num_samples=8))
 
 
 def _table(tmp_path):
-    source_dir = tmp_path / 'source'
-    os.makedirs(source_dir)
-    ckpt = save_tiny_checkpoint(source_dir / 'iter_1.pth')
-    (source_dir / 'last_checkpoint').write_text(ckpt)
-    cfg = tiny_tta_cfg(tmp_path / 'unused', tmp_path / 'cache', steps=2)
-    cfg.pop('custom_hooks')
-    cfg.merge_from_dict(dict(
-        source_work_dir=str(source_dir), train_config='unused.py',
-        domains_key='target_domains', seeds=[0],
-        protocol=dict(type='paper', steps=2, num_batches=1, seed=0),
-        methods=dict(bn_adapt=dict(type='NormStatsAdapter', momentum=1.0)),
-        consistency_reference=REFERENCE))
-    path = str(tmp_path / 'table.py')
-    cfg.dump(path)
-    return path, ckpt
+    return tiny_method_table(
+        tmp_path, dict(bn_adapt=dict(type='NormStatsAdapter', momentum=1.0)),
+        consistency_reference=REFERENCE)
 
 
 def test_probe_energies_and_delta_m(tmp_path):
